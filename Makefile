@@ -1,0 +1,45 @@
+# news-etl: `make demo` and `make test` are all a fresh machine needs (Python 3.11 + network to PyPI).
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_COMPILE_BYTECODE := 1
+# uv on PATH, else the one pip installs into this Python (`python3 -m uv`).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+RUN := $(UV) run --frozen
+WAREHOUSE ?= data/warehouse
+DEMO_LANDING := samples/landing
+
+.PHONY: help install demo test test-fast lint typecheck clean
+
+help:
+	@echo "make demo   - install, run the pipeline on samples/landing, print a DuckDB query"
+	@echo "make test   - install (with dev tools) and run the whole test suite"
+	@echo "make lint   - ruff + mypy"
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet "uv>=0.5"
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	rm -rf $(WAREHOUSE)
+	@for day in $$(ls $(DEMO_LANDING)); do \
+		$(RUN) newsetl --warehouse $(WAREHOUSE) run --landing $(DEMO_LANDING) --date $$day || exit 1; \
+	done
+	$(RUN) newsetl --warehouse $(WAREHOUSE) query --max-width 48 "$$(cat sql/examples/demo.sql)"
+
+test: install
+	$(RUN) pytest -q
+
+test-fast: install
+	$(RUN) pytest -q -m "not slow"
+
+lint: install
+	$(RUN) ruff check pipeline dags tests bench
+	$(RUN) mypy
+
+clean:
+	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""The ``news.duckdb`` catalog: views over the warehouse's Parquet files, and queries on it.
+
+The catalog holds no data, only the views of ``sql/views/*.sql`` (run in name order). It is
+rebuilt in a temporary file and renamed over the old one, so a reader never sees it half-built
+and an analyst's open session does not block a publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pipeline.settings import Settings
+from pipeline.storage import CATALOG, Warehouse
+
+LOGGER = logging.getLogger(__name__)
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be built or opened."""
+
+
+def view_files(sql_dir: Path) -> list[Path]:
+    files = sorted((sql_dir / "views").glob("*.sql"))
+    if not files:
+        raise CatalogError(f"no view definitions in {sql_dir / 'views'}")
+    return files
+
+
+def refresh_catalog(settings: Settings) -> Path:
+    """(Re)create every view in a fresh catalog file and swap it in."""
+    import duckdb
+
+    wh = Warehouse(settings.warehouse)
+    if not wh.published_batches():
+        raise CatalogError(f"nothing published in {wh.root} yet: run a batch first")
+    target = wh.catalog
+    tmp = target.with_name(f".{CATALOG}.tmp-{os.getpid()}")
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        for path in view_files(settings.sql_dir):
+            try:
+                con.execute(path.read_text(encoding="utf-8"))
+            except duckdb.Error as exc:
+                raise CatalogError(f"{path.name}: {exc}") from exc
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, target)
+    LOGGER.info("catalog %s refreshed (%d view files)", target, len(view_files(settings.sql_dir)))
+    return target
+
+
+def connect(settings: Settings, read_only: bool = True) -> Any:
+    """Open the warehouse catalog (read-only by default: analysts never write to it)."""
+    import duckdb
+
+    path = Warehouse(settings.warehouse).catalog
+    if not path.exists():
+        raise CatalogError(f"no catalog at {path}: run `newsetl run` for a batch first")
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def query(settings: Settings, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of ``sql`` run against the catalog."""
+    con = connect(settings)
+    try:
+        cur = con.execute(sql, params or [])
+        columns = [d[0] for d in cur.description] if cur.description else []
+        return columns, cur.fetchall()
+    finally:
+        con.close()

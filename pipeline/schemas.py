@@ -1,0 +1,106 @@
+"""The warehouse tables, each defined once as a pyarrow schema.
+
+Every table is Hive-partitioned by ``batch_date``: the column is part of the schema (it is what
+readers see) but is not stored inside the files; it comes from the ``batch_date=YYYY-MM-DD`` folder.
+Field metadata ``doc`` is the column's documentation (README and tests read it from here).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+PARTITION_COLUMN = "batch_date"
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+ARTICLES = pa.schema([
+    _f("article_id", pa.string(), "Stable id: hash of the URL, else of the source id, else of the "
+       "normalised title and body; the same article in a later dump gets the same id.", False),
+    _f("batch_date", pa.date32(), "Logical date of the batch that loaded the row (partition).", False),
+    _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
+    _f("source_id", pa.string(), "Source id from the file name (`NNN_<16 hex>.txt`), else null."),
+    _f("sequence", pa.int32(), "Sequence number from the file name (`NNN_...`), else null."),
+    _f("url", pa.string(), "Canonical URL of the article when the dump gives one."),
+    _f("title", pa.string(), "Headline, when the layout has one."),
+    _f("teaser", pa.string(), "Lead/teaser paragraph, when the layout has one."),
+    _f("body", pa.string(), "Main text: paragraphs and subheadings in order, separated by a "
+       "blank line; entity offsets point into it.", False),
+    _f("subheadings", pa.list_(pa.string()), "Short unpunctuated one-line paragraphs of the body.",
+       False),
+    _f("language", pa.string(), "ISO 639-1 code detected from title, teaser and body; null when "
+       "there is too little text."),
+    _f("language_score", pa.float32(), "Confidence of the language detection (0-1)."),
+    _f("published_at", TS, "Publication time in UTC, at the start of the period given by "
+       "published_precision; null when unknown."),
+    _f("published_precision", pa.string(), "year|month|day|minute|second: how much of "
+       "published_at the source actually gave; null when unknown."),
+    _f("word_count", pa.int32(), "Words in body (Unicode word tokens).", False),
+    _f("char_count", pa.int32(), "Characters in body.", False),
+    _f("content_hash", pa.string(), "SHA-256 of the normalised title, teaser and body: equal "
+       "hashes mean equal content.", False),
+    _f("encoding", pa.string(), "Text encoding the raw bytes were decoded from.", False),
+    _f("layout", pa.string(), "Detected dump layout: dated (date header), titled (title line) or "
+       "plain.", False),
+    _f("warnings", pa.list_(pa.string()), "Problems found that did not prevent loading.", False),
+    _f("run_id", pa.string(), "Run that loaded the row (see runs).", False),
+])
+
+ENTITIES = pa.schema([
+    _f("article_id", pa.string(), "Article the mention belongs to (articles.article_id).", False),
+    _f("batch_date", pa.date32(), "Batch partition, as in articles.", False),
+    _f("text", pa.string(), "Mention text, exactly body[start_char:end_char].", False),
+    _f("label", pa.string(), "Entity type from the language's NER pipeline (PER, LOC, ORG, MISC).",
+       False),
+    _f("start_char", pa.int32(), "Offset of the first character in articles.body.", False),
+    _f("end_char", pa.int32(), "Offset after the last character in articles.body.", False),
+    _f("sentence_index", pa.int32(), "0-based sentence of the body the mention is in.", False),
+    _f("model", pa.string(), "NER pipeline name and version that produced the mention.", False),
+    _f("run_id", pa.string(), "Run that produced the row.", False),
+])
+
+REJECTS = pa.schema([
+    _f("batch_date", pa.date32(), "Batch partition.", False),
+    _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
+    _f("locator", pa.string(), "Where in the file: record number, line or byte offset, or "
+       "`file` for the whole file.", False),
+    _f("reason", pa.string(), "Why the record was not loaded, for a person to read.", False),
+    _f("reason_code", pa.string(), "Stable machine-readable reason (e.g. empty_file).", False),
+    _f("excerpt", pa.string(), "First characters of the record, to recognise it.", True),
+    _f("run_id", pa.string(), "Run that rejected the record.", False),
+])
+
+RUNS = pa.schema([
+    _f("run_id", pa.string(), "Unique id of the run.", False),
+    _f("batch_date", pa.date32(), "Batch partition the run published.", False),
+    _f("started_at", TS, "When the run was planned (UTC).", False),
+    _f("finished_at", TS, "When the run was published (UTC).", False),
+    _f("code_version", pa.string(), "Version of news-etl that produced the run.", False),
+    _f("input_files", pa.int32(), "Files read.", False),
+    _f("records_read", pa.int64(), "Records found in the input files.", False),
+    _f("articles_loaded", pa.int64(), "Rows written to articles.", False),
+    _f("records_rejected", pa.int64(), "Rows written to rejects; read = loaded + rejected.", False),
+    _f("entities_found", pa.int64(), "Rows written to entities.", False),
+    _f("is_current", pa.bool_(), "True for the run whose data is published for the batch; earlier "
+       "runs of the same batch are kept as history.", False),
+])
+
+TABLES: dict[str, pa.Schema] = {
+    "articles": ARTICLES,
+    "entities": ENTITIES,
+    "rejects": REJECTS,
+    "runs": RUNS,
+}
+
+
+def file_schema(table: str) -> pa.Schema:
+    """Schema of the Parquet files of ``table``: the table schema without the partition column."""
+    schema = TABLES[table]
+    return schema.remove(schema.get_field_index(PARTITION_COLUMN))
+
+
+def empty_table(table: str) -> pa.Table:
+    return file_schema(table).empty_table()

@@ -1,0 +1,136 @@
+"""One typed settings object for every stage, built in layers.
+
+Precedence, lowest first: built-in defaults, an optional TOML file (``NEWSETL_CONFIG`` or
+``./newsetl.toml``, table ``[newsetl]``), environment variables ``NEWSETL_<FIELD>``, then explicit
+overrides (CLI flags, DAG params). This module is the only place that reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "NEWSETL_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stage may depend on besides its inputs and the batch date."""
+
+    warehouse: Path = Path("data/warehouse")
+    """Root of the Parquet warehouse and of the ``news.duckdb`` catalog."""
+    landing: Path = Path("data/landing")
+    """Landing folder: ``<landing>/<YYYY-MM-DD>/...`` holds the dumps that arrived that day."""
+    sql_dir: Path = REPO_ROOT / "sql"
+    """Folder of the catalog's view definitions (``sql/views/*.sql``)."""
+    models_dir: Path = REPO_ROOT / "models"
+    """Where relative NER model paths are resolved."""
+    ner_models: Mapping[str, str] = field(default_factory=dict)
+    """Language (ISO 639-1) -> spaCy pipeline: a folder (relative to ``models_dir`` or absolute),
+    an installed package name, or ``none``. A language without an entry gets no entities."""
+    ner_batch_size: int = 64
+    """Documents per ``nlp.pipe`` batch."""
+    shard_files: int = 200
+    """Files per parse shard; shards are the unit of parallel work (Airflow mapped tasks)."""
+    max_shards: int = 32
+    """Upper bound on shards per batch, so a huge backfill day does not map thousands of tasks."""
+    row_group_rows: int = 16_384
+    """Rows per Parquet row group: large enough to compress well, small enough for DuckDB to scan
+    one file with several threads."""
+    max_file_rows: int = 1_000_000
+    """Rows per published Parquet file before a new file is started."""
+    max_record_bytes: int = 5_000_000
+    """A record larger than this is rejected rather than loaded (guards memory)."""
+    max_body_chars: int = 1_000_000
+    """Longest body handed to spaCy; longer bodies are enriched up to this length only."""
+    keep_versions: int = 2
+    """Published versions kept per batch (current + previous), for rollback and open readers."""
+    schedule: str = "0 2 * * *"
+    """Cron of the nightly DAG; its data interval (one day by default) is the batch."""
+    code_version: str = ""
+    """Recorded with every run; empty means the package version."""
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None,
+             environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from defaults, config file, environment and ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_path = env.get(ENV_PREFIX + "CONFIG")
+        candidate = Path(config_path) if config_path else Path("newsetl.toml")
+        if candidate.is_file():
+            with candidate.open("rb") as fh:
+                values.update(tomllib.load(fh).get("newsetl", {}))
+        elif config_path:
+            raise FileNotFoundError(f"NEWSETL_CONFIG points to a missing file: {config_path}")
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Coerce loosely typed values (strings from env/TOML/XCom) to the declared types."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            default = getattr(cls(), name)
+            kwargs[name] = _coerce(name, value, default)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, e.g. to hand settings to another process."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = (str(value) if isinstance(value, Path)
+                           else dict(value) if isinstance(value, Mapping) else value)
+        return out
+
+    def resolved_code_version(self) -> str:
+        if self.code_version:
+            return self.code_version
+        from pipeline import __version__
+
+        return __version__
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, Path):
+        return Path(value)
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"setting {name!r} must be an integer, got {value!r}") from exc
+    if isinstance(default, Mapping):
+        if isinstance(value, str):
+            return _parse_mapping(name, value)
+        return {str(k): str(v) for k, v in dict(value).items()}
+    return str(value)
+
+
+def _parse_mapping(name: str, text: str) -> dict[str, str]:
+    """Parse ``de=de_news,en=none`` (the environment-variable form of a mapping)."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"setting {name!r}: expected key=value pairs, got {item!r}")
+        out[key.strip()] = val.strip()
+    return out

@@ -1,0 +1,292 @@
+"""The stages of one batch, each a function of (input paths, batch date, settings) -> paths.
+
+``plan_batch`` -> ``parse_shard`` (per shard) -> ``enrich_shard`` (per shard) -> ``publish_batch``
+-> ``catalog.refresh_catalog``. The Airflow DAG maps the per-shard stages over workers; the CLI
+calls the same functions in one process. Only paths cross stage boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import storage
+from pipeline.enrich import extract_entities
+from pipeline.parse import build_article
+from pipeline.readers import InputFile, read_records
+from pipeline.records import Reject
+from pipeline.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+PLAN = "plan.json"
+SHARDS = "shards"
+PARTS = "parts"
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Where a planned run keeps its staging data, and the shard manifests to map over."""
+
+    run_id: str
+    batch_date: date
+    path: Path
+    shards: list[Path]
+
+
+class PublishError(RuntimeError):
+    """The staged outputs of a run are incomplete or do not reconcile; nothing was published."""
+
+
+def new_run_id(batch_date: date) -> str:
+    return f"{batch_date:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+
+
+def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
+               run_id: str | None = None) -> BatchPlan:
+    """Split the batch's files into shards and write the plan to the run's staging folder."""
+    run_id = run_id or new_run_id(batch_date)
+    wh = storage.Warehouse(settings.warehouse)
+    staging = wh.staging(run_id)
+    n_shards = max(1, min(settings.max_shards, math.ceil(len(inputs) / settings.shard_files)))
+    size = math.ceil(len(inputs) / n_shards) if inputs else 0
+    shard_paths: list[Path] = []
+    for index in range(n_shards):
+        chunk = inputs[index * size:(index + 1) * size] if size else []
+        shard_paths.append(storage.write_json(
+            staging / SHARDS / f"shard-{index:05d}.json",
+            {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": index,
+             "files": [[str(f.path), f.relative] for f in chunk]}))
+    plan = storage.write_json(staging / PLAN, {
+        "run_id": run_id,
+        "batch_date": batch_date.isoformat(),
+        "started_at": datetime.now(UTC).isoformat(),
+        "input_files": len(inputs),
+        "shards": [p.name for p in shard_paths],
+    })
+    LOGGER.info("planned run %s for batch %s: %d files in %d shards", run_id, batch_date,
+                len(inputs), n_shards)
+    return BatchPlan(run_id, batch_date, plan, shard_paths)
+
+
+def plan_of_shard(shard: Path) -> Path:
+    """The plan of the run a shard manifest belongs to (``<staging>/shards/x.json``)."""
+    return shard.parent.parent / PLAN
+
+
+def _part(staging: Path, table: str, index: int) -> Path:
+    return staging / PARTS / table / f"part-{index:05d}.parquet"
+
+
+def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, Path]:
+    """Read, parse and normalise one shard's files; write its articles and rejects parts."""
+    manifest = storage.read_json(shard)
+    run_id, index = manifest["run_id"], int(manifest["index"])
+    _check_batch(manifest, batch_date, shard)
+    staging = shard.parent.parent
+    articles: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+
+    def reject(rej: Reject) -> None:
+        rejects.append({"source_file": rej.source_file, "locator": rej.locator,
+                        "reason": rej.reason, "reason_code": rej.reason_code,
+                        "excerpt": rej.excerpt, "run_id": run_id})
+        counts["rejected"] += 1
+        LOGGER.warning("rejected %s [%s]: %s", rej.source_file, rej.locator, rej.reason)
+
+    for path, relative in manifest["files"]:
+        counts["files"] += 1
+        for rec in read_records(InputFile(Path(path), relative), settings.max_record_bytes):
+            counts["read"] += 1
+            if isinstance(rec, Reject):
+                reject(rec)
+                continue
+            row = build_article(rec, batch_date, run_id)
+            if isinstance(row, Reject):
+                reject(row)
+            elif row["article_id"] in seen:
+                reject(Reject.of(rec.source_file, rec.locator, "duplicate",
+                                 f"duplicate of {seen[row['article_id']]} in the same batch "
+                                 f"(article_id {row['article_id']})", row["body"]))
+            else:
+                seen[row["article_id"]] = rec.source_file
+                articles.append(row)
+                counts["loaded"] += 1
+    out = {
+        "articles": storage.write_table(_part(staging, "articles", index),
+                                        storage.rows_to_table("articles", articles),
+                                        settings.row_group_rows),
+        "rejects": storage.write_table(_part(staging, "rejects", index),
+                                       storage.rows_to_table("rejects", rejects),
+                                       settings.row_group_rows),
+    }
+    storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
+        "files": counts["files"], "records_read": counts["read"],
+        "articles_loaded": counts["loaded"], "records_rejected": counts["rejected"]})
+    LOGGER.info("shard %d of run %s: %d files, %d records read, %d loaded, %d rejected", index,
+                run_id, counts["files"], counts["read"], counts["loaded"], counts["rejected"])
+    return out
+
+
+def enrich_shard(articles_part: Path, batch_date: date, settings: Settings) -> Path:
+    """Named entities for one shard's articles, written next to them as an entities part."""
+    articles = storage.read_table(articles_part, "articles")
+    index = int(articles_part.stem.rsplit("-", 1)[1])
+    staging = articles_part.parent.parent.parent
+    run_id = storage.read_json(staging / PLAN)["run_id"]
+    rows = extract_entities(articles, settings.ner_models, settings.models_dir,
+                            settings.ner_batch_size, settings.max_body_chars)
+    for row in rows:
+        row["run_id"] = run_id
+    LOGGER.info("shard %d of run %s: %d entities in %d articles", index, run_id, len(rows),
+                articles.num_rows)
+    return storage.write_table(_part(staging, "entities", index),
+                               storage.rows_to_table("entities", rows), settings.row_group_rows)
+
+
+def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path:
+    """Check the run's staged parts, build the new version and swap it in atomically.
+
+    Articles already loaded by an earlier shard of the same batch become ``duplicate`` rejects
+    (with their entities dropped), so every article_id appears once per batch.
+    """
+    plan = storage.read_json(plan_path)
+    _check_batch(plan, batch_date, plan_path)
+    run_id = plan["run_id"]
+    staging = plan_path.parent
+    n = len(plan["shards"])
+    missing = [f"{table} part {i}" for table in ("articles", "rejects", "entities")
+               for i in range(n) if not _part(staging, table, i).exists()]
+    if missing:
+        raise PublishError(f"run {run_id}: staged outputs missing: {', '.join(missing)}")
+    wh = storage.Warehouse(settings.warehouse)
+    with storage.batch_lock(wh, batch_date):
+        version = wh.store(batch_date, run_id)
+        if version.exists():  # a retried publish after a crash: rebuild it from staging
+            storage.shutil.rmtree(version)
+        counts = _reconcile(staging, n)
+        dropped: dict[int, set[str]] = {}
+        seen: set[str] = set()
+        extra_rejects: list[dict[str, Any]] = []
+
+        def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
+            ids = rb.column("article_id").to_pylist()
+            mask = []
+            for i, article_id in enumerate(ids):
+                first = article_id not in seen
+                seen.add(article_id)
+                mask.append(first)
+                if not first:
+                    dropped.setdefault(index, set()).add(article_id)
+                    extra_rejects.append({
+                        "source_file": rb.column("source_file")[i].as_py(), "locator": "file",
+                        "reason": f"duplicate of an article loaded earlier in the batch "
+                                  f"(article_id {article_id})",
+                        "reason_code": "duplicate",
+                        "excerpt": (rb.column("body")[i].as_py() or "")[:200],
+                        "run_id": run_id})
+            return rb.filter(pa.array(mask, pa.bool_()))
+
+        def drop_entities(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
+            gone = dropped.get(index)
+            if not gone:
+                return rb
+            return rb.filter(pc.invert(pc.is_in(rb.column("article_id"),
+                                                value_set=pa.array(sorted(gone)))))
+
+        parts = {t: [_part(staging, t, i) for i in range(n)]
+                 for t in ("articles", "rejects", "entities")}
+        loaded, _ = storage.compact(parts["articles"], version / "articles", "articles",
+                                    settings.row_group_rows, settings.max_file_rows, dedupe)
+        extra = storage.write_table(staging / PARTS / "rejects" / "duplicates.parquet",
+                                    storage.rows_to_table("rejects", extra_rejects),
+                                    settings.row_group_rows)
+        rejected, _ = storage.compact([*parts["rejects"], extra], version / "rejects", "rejects",
+                                      settings.row_group_rows, settings.max_file_rows)
+        entities, _ = storage.compact(parts["entities"], version / "entities", "entities",
+                                      settings.row_group_rows, settings.max_file_rows,
+                                      drop_entities)
+        if loaded + rejected != counts["records_read"]:
+            raise PublishError(
+                f"run {run_id}: counts do not reconcile: read {counts['records_read']} != "
+                f"loaded {loaded} + rejected {rejected}")
+        run_row = {
+            "run_id": run_id,
+            "started_at": datetime.fromisoformat(plan["started_at"]),
+            "finished_at": datetime.now(UTC),
+            "code_version": settings.resolved_code_version(),
+            "input_files": counts["files"],
+            "records_read": counts["records_read"],
+            "articles_loaded": loaded,
+            "records_rejected": rejected,
+            "entities_found": entities,
+            "is_current": True,
+        }
+        history = _run_history(wh, batch_date)
+        storage.write_table(version / "runs" / "part-00000.parquet",
+                            storage.rows_to_table("runs", [*history, run_row]),
+                            settings.row_group_rows)
+        (version / "COMPLETE").write_text(run_id, encoding="utf-8")
+        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_versions)
+    storage.shutil.rmtree(staging, ignore_errors=True)
+    LOGGER.info("published batch %s (run %s): read %d = loaded %d + rejected %d; %d entities",
+                batch_date, run_id, counts["records_read"], loaded, rejected, entities)
+    return version
+
+
+def _reconcile(staging: Path, n: int) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for i in range(n):
+        counts = storage.read_json(staging / PARTS / "counts" / f"shard-{i:05d}.json")
+        totals.update({k: int(v) for k, v in counts.items()})
+    return dict(totals)
+
+
+def _run_history(wh: storage.Warehouse, batch_date: date) -> list[dict[str, Any]]:
+    """Earlier runs of the batch, kept in the new version with ``is_current = false``."""
+    current = wh.current_version(batch_date)
+    if current is None or not (current / "runs").is_dir():
+        return []
+    rows: list[dict[str, Any]] = []
+    for part in sorted((current / "runs").glob("*.parquet")):
+        rows.extend(storage.read_table(part, "runs").to_pylist())
+    for row in rows:
+        row["is_current"] = False
+    return rows
+
+
+def _check_batch(manifest: dict[str, Any], batch_date: date, path: Path) -> None:
+    if manifest["batch_date"] != batch_date.isoformat():
+        raise PublishError(f"{path} belongs to batch {manifest['batch_date']}, not {batch_date}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    batch_date: date
+    version: Path
+    catalog: Path
+
+
+def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings) -> RunResult:
+    """Every stage of one batch in this process: what ``newsetl run`` does."""
+    from pipeline.catalog import refresh_catalog
+
+    plan = plan_batch(inputs, batch_date, settings)
+    for shard in plan.shards:
+        parts = parse_shard(shard, batch_date, settings)
+        enrich_shard(parts["articles"], batch_date, settings)
+    version = publish_batch(plan.path, batch_date, settings)
+    return RunResult(plan.run_id, batch_date, version, refresh_catalog(settings))

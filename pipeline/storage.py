@@ -1,0 +1,261 @@
+"""Warehouse layout, Parquet I/O and the atomic per-batch swap.
+
+Layout under the warehouse root::
+
+    _staging/<run_id>/...                          work in progress of a run (never read by views)
+    _store/batch_date=D/<run_id>/<table>/part-N.parquet   immutable published versions
+    _current/batch_date=D -> ../_store/batch_date=D/<run_id>   one pointer per batch
+    <table>/batch_date=D  -> ../_current/batch_date=D/<table>  what readers glob
+    news.duckdb                                    catalog of views
+
+Publishing a batch writes a complete new version under ``_store`` and then replaces the
+``_current`` symlink with ``rename(2)``, which is atomic: every table of the batch flips from the
+old version to the new one at once, a re-run replaces rather than duplicates, and a crash at any
+point leaves the previous version in place. Old versions are removed after the flip (open readers
+keep their file handles). All links are relative, so the warehouse folder can be moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.schemas import TABLES, file_schema
+
+LOGGER = logging.getLogger(__name__)
+
+STAGING = "_staging"
+STORE = "_store"
+CURRENT = "_current"
+LOCKS = "_locks"
+CATALOG = "news.duckdb"
+COMPRESSION = "zstd"
+
+
+def partition_name(batch_date: date) -> str:
+    return f"batch_date={batch_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Paths of one warehouse root; no I/O happens on construction."""
+
+    root: Path
+
+    def staging(self, run_id: str) -> Path:
+        return self.root / STAGING / run_id
+
+    def store(self, batch_date: date, run_id: str) -> Path:
+        return self.root / STORE / partition_name(batch_date) / run_id
+
+    def pointer(self, batch_date: date) -> Path:
+        return self.root / CURRENT / partition_name(batch_date)
+
+    def table_link(self, table: str, batch_date: date) -> Path:
+        return self.root / table / partition_name(batch_date)
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / CATALOG
+
+    def current_version(self, batch_date: date) -> Path | None:
+        """Store folder of the published version of a batch, or None if never published."""
+        link = self.pointer(batch_date)
+        if not link.is_symlink():
+            return None
+        return (link.parent / os.readlink(link)).resolve()
+
+    def published_batches(self) -> list[date]:
+        base = self.root / CURRENT
+        if not base.is_dir():
+            return []
+        return sorted(date.fromisoformat(p.name.split("=", 1)[1])
+                      for p in base.iterdir() if p.is_symlink() and p.name.startswith("batch_date="))
+
+
+def write_table(path: Path, table: pa.Table, row_group_rows: int) -> Path:
+    """Write one Parquet file via a temporary name, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, row_group_size=row_group_rows, compression=COMPRESSION)
+    os.replace(tmp, path)
+    return path
+
+
+def rows_to_table(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts) to an Arrow table of the table's file schema; fails on schema drift."""
+    return pa.Table.from_pylist(list(rows), schema=file_schema(table))
+
+
+def read_table(path: Path, table: str) -> pa.Table:
+    return pq.read_table(path, schema=file_schema(table))
+
+
+class RowGroupWriter:
+    """Stream record batches into files of ``max_file_rows`` rows and ``row_group_rows`` groups.
+
+    Small inputs (one part per shard) are buffered until a full row group is available, so the
+    published files have row groups of the intended size whatever the shard size was.
+    """
+
+    def __init__(self, folder: Path, table: str, row_group_rows: int, max_file_rows: int) -> None:
+        self.folder = folder
+        self.schema = file_schema(table)
+        self.row_group_rows = row_group_rows
+        self.max_file_rows = max_file_rows
+        self.files: list[Path] = []
+        self.rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._file_rows = 0
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        for rb in (batch.to_batches() if isinstance(batch, pa.Table) else [batch]):
+            if rb.num_rows:
+                self._pending.append(rb)
+                self._pending_rows += rb.num_rows
+        while self._pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def _flush(self, n: int) -> None:
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        head, rest = table.slice(0, n), table.slice(n)
+        self._pending = rest.to_batches()
+        self._pending_rows = rest.num_rows
+        if self._writer is None or self._file_rows + head.num_rows > self.max_file_rows:
+            self._open()
+        assert self._writer is not None
+        self._writer.write_table(head, row_group_size=self.row_group_rows)
+        self._file_rows += head.num_rows
+        self.rows += head.num_rows
+
+    def _open(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        path = self.folder / f"part-{len(self.files):05d}.parquet"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(path, self.schema, compression=COMPRESSION)
+        self.files.append(path)
+        self._file_rows = 0
+
+    def close(self) -> list[Path]:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        if self._writer is None:  # no rows at all: still one empty file, so views can bind
+            self._open()
+        assert self._writer is not None
+        self._writer.close()
+        return self.files
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _replace_symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` atomically (create a new link, then rename over the old)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+class BatchLockedError(RuntimeError):
+    """Another process is publishing the same batch."""
+
+
+@contextlib.contextmanager
+def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
+    """Exclusive, non-blocking lock on one batch: a second publisher fails with a clear message."""
+    path = wh.root / LOCKS / f"{partition_name(batch_date)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                raise BatchLockedError(
+                    f"batch {batch_date} is being published by another run ({holder}); "
+                    "wait for it to finish or stop it") from exc
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str],
+            keep_versions: int) -> None:
+    """Make ``version`` the published state of the batch, then drop versions beyond the limit."""
+    pointer = wh.pointer(batch_date)
+    _replace_symlink(pointer, os.path.relpath(version, pointer.parent))
+    for table in tables:
+        link = wh.table_link(table, batch_date)
+        target = os.path.relpath(pointer / table, link.parent)
+        if not (link.is_symlink() and os.readlink(link) == target):
+            _replace_symlink(link, target)
+    _prune_versions(version.parent, keep=version, keep_versions=keep_versions)
+
+
+def _prune_versions(batch_store: Path, keep: Path, keep_versions: int) -> None:
+    versions = sorted((p for p in batch_store.iterdir() if p.is_dir()),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = 1
+    for old in versions:
+        if old == keep:
+            continue
+        if kept < keep_versions and (old / "COMPLETE").exists():
+            kept += 1
+            continue
+        LOGGER.info("removing old version %s", old)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def compact(parts: Sequence[Path], out_dir: Path, table: str, row_group_rows: int,
+            max_file_rows: int,
+            keep: Callable[[int, pa.RecordBatch], pa.RecordBatch] | None = None) -> tuple[int, list[Path]]:
+    """Copy staged part files into ``out_dir`` as well-sized files; ``keep`` may filter rows."""
+    writer = RowGroupWriter(out_dir, table, row_group_rows, max_file_rows)
+    for index, part in enumerate(parts):
+        pf = pq.ParquetFile(part)
+        for rb in pf.iter_batches(batch_size=row_group_rows):
+            rb = rb.cast(file_schema(table)) if rb.schema != file_schema(table) else rb
+            writer.write(keep(index, rb) if keep else rb)
+    files = writer.close()
+    return writer.rows, files
+
+
+def table_names() -> list[str]:
+    return list(TABLES)
