@@ -5,7 +5,7 @@ export UV_COMPILE_BYTECODE := 1
 # uv on PATH, else the one pip installs into this Python (`python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
-RUN := $(UV) run --frozen
+BIN := $(VENV)/bin
 WAREHOUSE ?= data/warehouse
 DEMO_LANDING := samples/landing
 
@@ -27,19 +27,19 @@ install: $(VENV)/.installed
 demo: install
 	rm -rf $(WAREHOUSE)
 	@for day in $$(ls $(DEMO_LANDING)); do \
-		$(RUN) newsetl --warehouse $(WAREHOUSE) run --landing $(DEMO_LANDING) --date $$day || exit 1; \
+		$(BIN)/newsetl --warehouse $(WAREHOUSE) run --landing $(DEMO_LANDING) --date $$day || exit 1; \
 	done
-	$(RUN) newsetl --warehouse $(WAREHOUSE) query --max-width 48 "$$(cat sql/examples/demo.sql)"
+	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/demo.sql
 
 test: install
-	$(RUN) pytest -q
+	$(BIN)/pytest -q
 
 test-fast: install
-	$(RUN) pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow"
 
 lint: install
-	$(RUN) ruff check pipeline dags tests bench
-	$(RUN) mypy
+	$(BIN)/ruff check pipeline dags tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

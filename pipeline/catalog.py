@@ -65,7 +65,8 @@ def connect(settings: Settings, read_only: bool = True) -> Any:
     return duckdb.connect(str(path), read_only=read_only)
 
 
-def query(settings: Settings, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def query(settings: Settings, sql: str,
+          params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of ``sql`` run against the catalog."""
     con = connect(settings)
     try:

@@ -214,9 +214,15 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         return buf.getvalue()
     cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), line]
-    out += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    numeric = [bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
+               for i in range(len(columns))]
+
+    def fit(text: str, i: int) -> str:
+        return text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i])
+
+    out = [" | ".join(fit(c, i) for i, c in enumerate(columns)).rstrip(),
+           "-+-".join("-" * w for w in widths)]
+    out += [" | ".join(fit(v, i) for i, v in enumerate(r)).rstrip() for r in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out) + "\n"
 

@@ -71,7 +71,8 @@ def entities_for_docs(nlp: Any, items: list[tuple[str, str]], batch_size: int,
         sent_starts = [sent.start_char for sent in doc.sents]
         sent_index = 0
         for ent in doc.ents:
-            while sent_index + 1 < len(sent_starts) and sent_starts[sent_index + 1] <= ent.start_char:
+            while (sent_index + 1 < len(sent_starts)
+                   and sent_starts[sent_index + 1] <= ent.start_char):
                 sent_index += 1
             yield {
                 "article_id": article_id,
@@ -91,7 +92,7 @@ def extract_entities(articles: pa.Table, models: Mapping[str, str], models_dir: 
     for article_id, body, language in zip(articles.column("article_id").to_pylist(),
                                           articles.column("body").to_pylist(),
                                           articles.column("language").to_pylist(), strict=True):
-        by_language.setdefault(language or "", []).append((article_id, body))
+        by_language.setdefault(language or "", []).append((str(article_id), str(body)))
     rows: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     for language, items in sorted(by_language.items()):

@@ -7,20 +7,23 @@ Field metadata ``doc`` is the column's documentation (README and tests read it f
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 PARTITION_COLUMN = "batch_date"
 TS = pa.timestamp("us", tz="UTC")
 
 
-def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field[Any]:
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
 ARTICLES = pa.schema([
     _f("article_id", pa.string(), "Stable id: hash of the URL, else of the source id, else of the "
        "normalised title and body; the same article in a later dump gets the same id.", False),
-    _f("batch_date", pa.date32(), "Logical date of the batch that loaded the row (partition).", False),
+    _f("batch_date", pa.date32(), "Logical date of the batch that loaded the row (partition).",
+       False),
     _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
     _f("source_id", pa.string(), "Source id from the file name (`NNN_<16 hex>.txt`), else null."),
     _f("sequence", pa.int32(), "Sequence number from the file name (`NNN_...`), else null."),

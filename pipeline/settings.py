@@ -49,8 +49,8 @@ class Settings:
     """A record larger than this is rejected rather than loaded (guards memory)."""
     max_body_chars: int = 1_000_000
     """Longest body handed to spaCy; longer bodies are enriched up to this length only."""
-    keep_versions: int = 2
-    """Published versions kept per batch (current + previous), for rollback and open readers."""
+    keep_previous: bool = True
+    """Keep the version a publish replaced (for rollback and for readers still scanning it)."""
     schedule: str = "0 2 * * *"
     """Cron of the nightly DAG; its data interval (one day by default) is the batch."""
     code_version: str = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -175,14 +176,14 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
     with storage.batch_lock(wh, batch_date):
         version = wh.store(batch_date, run_id)
         if version.exists():  # a retried publish after a crash: rebuild it from staging
-            storage.shutil.rmtree(version)
+            shutil.rmtree(version)
         counts = _reconcile(staging, n)
         dropped: dict[int, set[str]] = {}
         seen: set[str] = set()
         extra_rejects: list[dict[str, Any]] = []
 
         def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
-            ids = rb.column("article_id").to_pylist()
+            ids = [str(i) for i in rb.column("article_id").to_pylist()]
             mask = []
             for i, article_id in enumerate(ids):
                 first = article_id not in seen
@@ -238,9 +239,8 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
         storage.write_table(version / "runs" / "part-00000.parquet",
                             storage.rows_to_table("runs", [*history, run_row]),
                             settings.row_group_rows)
-        (version / "COMPLETE").write_text(run_id, encoding="utf-8")
-        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_versions)
-    storage.shutil.rmtree(staging, ignore_errors=True)
+        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous)
+    shutil.rmtree(staging, ignore_errors=True)
     LOGGER.info("published batch %s (run %s): read %d = loaded %d + rejected %d; %d entities",
                 batch_date, run_id, counts["records_read"], loaded, rejected, entities)
     return version

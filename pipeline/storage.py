@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,7 +42,7 @@ STORE = "_store"
 CURRENT = "_current"
 LOCKS = "_locks"
 CATALOG = "news.duckdb"
-COMPRESSION = "zstd"
+COMPRESSION: Final = "zstd"
 
 
 def partition_name(batch_date: date) -> str:
@@ -82,8 +82,8 @@ class Warehouse:
         base = self.root / CURRENT
         if not base.is_dir():
             return []
-        return sorted(date.fromisoformat(p.name.split("=", 1)[1])
-                      for p in base.iterdir() if p.is_symlink() and p.name.startswith("batch_date="))
+        return sorted(date.fromisoformat(p.name.split("=", 1)[1]) for p in base.iterdir()
+                      if p.is_symlink() and p.name.startswith("batch_date="))
 
 
 def write_table(path: Path, table: pa.Table, row_group_rows: int) -> Path:
@@ -217,8 +217,10 @@ def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
 
 
 def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str],
-            keep_versions: int) -> None:
-    """Make ``version`` the published state of the batch, then drop versions beyond the limit."""
+            keep_previous: bool) -> None:
+    """Make ``version`` the published state of the batch, then drop every other version but
+    the one it replaced (kept for rollback when ``keep_previous``): orphans of crashed runs go."""
+    previous = wh.current_version(batch_date)
     pointer = wh.pointer(batch_date)
     _replace_symlink(pointer, os.path.relpath(version, pointer.parent))
     for table in tables:
@@ -226,26 +228,17 @@ def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str
         target = os.path.relpath(pointer / table, link.parent)
         if not (link.is_symlink() and os.readlink(link) == target):
             _replace_symlink(link, target)
-    _prune_versions(version.parent, keep=version, keep_versions=keep_versions)
-
-
-def _prune_versions(batch_store: Path, keep: Path, keep_versions: int) -> None:
-    versions = sorted((p for p in batch_store.iterdir() if p.is_dir()),
-                      key=lambda p: p.stat().st_mtime, reverse=True)
-    kept = 1
-    for old in versions:
-        if old == keep:
-            continue
-        if kept < keep_versions and (old / "COMPLETE").exists():
-            kept += 1
-            continue
-        LOGGER.info("removing old version %s", old)
-        shutil.rmtree(old, ignore_errors=True)
+    keep = {version.resolve()} | ({previous} if keep_previous and previous else set())
+    for old in version.parent.iterdir():
+        if old.is_dir() and old.resolve() not in keep:
+            LOGGER.info("removing version %s", old)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def compact(parts: Sequence[Path], out_dir: Path, table: str, row_group_rows: int,
             max_file_rows: int,
-            keep: Callable[[int, pa.RecordBatch], pa.RecordBatch] | None = None) -> tuple[int, list[Path]]:
+            keep: Callable[[int, pa.RecordBatch], pa.RecordBatch] | None = None,
+            ) -> tuple[int, list[Path]]:
     """Copy staged part files into ``out_dir`` as well-sized files; ``keep`` may filter rows."""
     writer = RowGroupWriter(out_dir, table, row_group_rows, max_file_rows)
     for index, part in enumerate(parts):

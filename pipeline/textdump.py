@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DATE_HEADER = re.compile(r"^\s*date\s+(?P<date>\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?:\s+|$)(?P<rest>.*)$",
-                         re.IGNORECASE)
+DATE_HEADER = re.compile(
+    r"^\s*date\s+(?P<date>\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?:\s+|$)(?P<rest>.*)$", re.IGNORECASE)
 FILE_NAME = re.compile(r"^(?P<seq>\d+)(?:_(?P<source>[0-9a-fA-F]{16}))?(?:\.[^.]*)?$")
 _PARA_SPLIT = re.compile(r"\n[ \t\f\v]*\n")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")

@@ -1,0 +1,50 @@
+"""Shared fixtures: the committed sample landing folder, ../shared/data, a tiny NER pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples" / "landing"
+SHARED = REPO.parent / "shared" / "data"
+SEED = SHARED / "seed" / "000_5fa03b91928cf31a.txt"
+
+
+@pytest.fixture
+def shared() -> Path:
+    """The project's real data folder; tests that need it say so when it is missing."""
+    if not SHARED.is_dir():
+        pytest.skip(f"needs the shared data folder at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_mapping({"warehouse": tmp_path / "warehouse", "landing": SAMPLES})
+
+
+@pytest.fixture(scope="session")
+def tiny_ner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small German pipeline built here (no model can be downloaded): an entity ruler."""
+    import spacy
+
+    nlp = spacy.blank("de")
+    nlp.meta["name"] = "tiny_ruler"
+    nlp.meta["version"] = "0.0.1"
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([
+        {"label": "PER", "pattern": "Jens Stoltenberg"},
+        {"label": "PER", "pattern": "Stoltenberg"},
+        {"label": "LOC", "pattern": "Südkorea"},
+        {"label": "LOC", "pattern": "Seoul"},
+        {"label": "LOC", "pattern": "Nordkorea"},
+        {"label": "ORG", "pattern": "NATO"},
+        {"label": "ORG", "pattern": [{"LOWER": "kcna"}]},
+    ])
+    path = tmp_path_factory.mktemp("models") / "tiny_de"
+    nlp.to_disk(path)
+    return path
