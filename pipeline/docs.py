@@ -1,7 +1,8 @@
 """Column reference generated from the pyarrow schemas (the README embeds its output).
 
-Run ``python -m pipeline.docs`` to print it (``--write README.md`` updates the README); ``tests/test_schemas.py`` fails when the README's copy
-is out of date, so the documentation cannot drift from the tables.
+Run ``python -m pipeline.docs`` to print it (``--write README.md`` updates the README);
+``tests/test_schemas.py`` fails when the README's copy is out of date, so the documentation
+cannot drift from the tables.
 """
 
 from __future__ import annotations
