@@ -18,6 +18,16 @@ from pipeline.storage import CATALOG, Warehouse
 LOGGER = logging.getLogger(__name__)
 
 
+# Oldest storage format that has what the views need: DuckDB CLIs and clients from 1.2 on (e.g.
+# the `duckdb` 1.5 CLI from PyPI) can open the catalog, not only the library that wrote it.
+STORAGE_VERSION = "v1.2.0"
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (for ATTACH, which takes no bind parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class CatalogError(RuntimeError):
     """The catalog cannot be built or opened."""
 
@@ -40,14 +50,19 @@ def refresh_catalog(settings: Settings) -> Path:
     tmp = target.with_name(f".{CATALOG}.tmp-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    con = duckdb.connect()
     try:
+        # Views bind when created: point the catalog-relative paths at the final location.
+        con.execute("SET temp_directory = ?", [str(target.resolve()) + ".tmp"])
+        con.execute(f"ATTACH {_literal(str(tmp))} AS news "
+                    f"(STORAGE_VERSION {_literal(STORAGE_VERSION)})")
+        con.execute("USE news")
         for path in view_files(settings.sql_dir):
             try:
                 con.execute(path.read_text(encoding="utf-8"))
             except duckdb.Error as exc:
                 raise CatalogError(f"{path.name}: {exc}") from exc
-        con.execute("CHECKPOINT")
+        con.execute("CHECKPOINT news")
     finally:
         con.close()
     os.replace(tmp, target)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -116,6 +118,10 @@ def test_catalog_survives_move_and_other_working_directory(tmp_path: Path,
         assert con.execute("SELECT count(*) FROM articles").fetchall() == [(5,)]
         assert con.execute("SELECT count(*) FROM entities").fetchall() == [(0,)]
         con.close()
+        cli = subprocess.run([str(Path(sys.executable).parent / "duckdb"), "-readonly", "-csv",
+                              path, "-c", "SELECT count(*) AS n FROM articles"],
+                             capture_output=True, text=True, check=False)
+        assert cli.stdout.split() == ["n", "5"], cli.stderr
 
 
 def test_env_warehouse_and_output_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
