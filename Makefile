@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 WAREHOUSE ?= data/warehouse
 DEMO_LANDING := samples/landing
 
-.PHONY: help install demo test test-fast lint typecheck clean
+.PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner
 
 help:
 	@echo "make demo   - install, run the pipeline on samples/landing, print a DuckDB query"
@@ -38,8 +38,24 @@ test-fast: install
 	$(BIN)/pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check pipeline dags tests bench
+	$(BIN)/ruff check pipeline dags tests bench training samples
 	$(BIN)/mypy
+
+# German NER: convert corpora, build the gazetteer, train (about an hour on 2 cores), package into
+# models/de_news with its GermEval scores in meta.json. Needs ../shared/data. See training/ner/.
+NER_BUILD := build/ner
+NER_RUN := $(NER_BUILD)/runs/train
+
+train-ner: install
+	$(BIN)/python -m training.ner.convert --data ../shared/data --out $(NER_BUILD)
+	$(BIN)/python -m training.ner.gazetteer --out $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
+	$(BIN)/python -m spacy train training/ner/config.cfg --output $(NER_RUN)
+	$(BIN)/python -m training.ner.package $(NER_RUN)/model-best --out models/de_news \
+		--gazetteer $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
+
+eval-ner: install
+	$(BIN)/python -m training.ner.evaluate models/de_news --json $(NER_BUILD)/eval.json \
+		$$(test -d $(NER_BUILD)/train && echo --train-dir $(NER_BUILD)/train)
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""NER training data: label mapping, IOB repair, missing spans, and the GermEval split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.ner import corpora
+from training.ner.evaluate import gold_spans, score
+
+
+def test_iob1_is_repaired_to_iob2() -> None:
+    assert corpora.to_iob2(["I-PER", "I-PER", "O", "I-LOC", "I-ORG"], corpora.PLAIN) == \
+        ["B-PER", "I-PER", "O", "B-LOC", "B-ORG"]
+
+
+def test_ler_fine_types_map_to_news_labels() -> None:
+    tags = ["B-RR", "I-RR", "O", "B-GRT", "O", "B-GS", "I-GS", "B-RS", "I-RS", "B-ST"]
+    assert corpora.to_iob2(tags, corpora.LER, default=corpora.MISSING) == \
+        ["B-PER", "I-PER", "O", "B-ORG", "O", "O", "O", "", "", "B-LOC"]
+
+
+def test_doubtful_mobie_spans_are_missing_not_outside() -> None:
+    tags = ["B-location-route", "I-location-route", "O", "B-location-city", "B-trigger"]
+    assert corpora.to_iob2(tags, corpora.MOBIE) == ["", "", "O", "B-LOC", "O"]
+
+
+def test_chunking_never_splits_an_entity() -> None:
+    words = ["A"] * 70
+    tags = ["O"] * 58 + ["B-ORG", "I-ORG", "I-ORG", "I-ORG"] + ["O"] * 8
+    pieces = list(corpora.chunk(words, tags, max_len=60))
+    assert sum(len(w) for w, _ in pieces) == 70
+    for _, t in pieces:
+        assert not t[0].startswith("I-")
+
+
+def test_germeval_dev_has_the_documented_entity_counts(shared: Path) -> None:
+    sentences = list(corpora.germeval(shared / "ner/germeval2014/NER-de-dev.tsv"))
+    assert len(sentences) >= 2200  # 2,200 sentences; a few long ones are cut in two
+    gold = gold_spans(sentences)
+    by_label = {lab: sum(1 for g in gold if g[3] == lab) for lab in ("PER", "LOC", "ORG")}
+    assert by_label == {"PER": 711, "LOC": 763, "ORG": 496}  # B- tags of the outer column
+
+
+def test_scoring_exact_spans() -> None:
+    gold = {(0, 0, 2, "PER"), (0, 3, 4, "LOC"), (1, 0, 1, "ORG")}
+    pred = {(0, 0, 2, "PER"), (0, 3, 4, "ORG"), (1, 0, 2, "ORG")}
+    s = score(gold, pred)
+    assert s["micro"]["tp"] == 1 and s["micro"]["fp"] == 2 and s["micro"]["fn"] == 2
+    assert s["PER"]["f1"] == 1.0 and s["LOC"]["recall"] == 0.0
+
+
+def test_smartdata_offsets_become_token_tags(shared: Path) -> None:
+    sents = list(corpora.smartdata(shared / "news_de/smartdata_v1_train.jsonl"))
+    tagged = [(w, t) for words, tags in sents for w, t in zip(words, tags, strict=True)
+              if t.startswith("B-")]
+    assert ("Genf", "B-LOC") in tagged
+    assert len(tagged) > 4000

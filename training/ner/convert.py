@@ -1,0 +1,115 @@
+"""Convert the NER corpora to spaCy DocBin files: ``build/ner/{train,dev}/<corpus>.spacy``.
+
+GermEval 2014 dev is never written here: it is the evaluation set (``training.ner.evaluate``).
+The in-domain *dev* split used to choose the checkpoint comes from the corpora's own dev files.
+
+    python -m training.ner.convert [--data ../shared/data] [--out build/ner]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+
+from training.ner import corpora
+from training.ner.corpora import Sentence
+
+LOGGER = logging.getLogger(__name__)
+SEED = 13
+LER_OTHER_SHARE = 0.05
+"""LER is court decisions (1.7M tokens, mostly legal citations): it dominates by volume and pulls
+the model towards legal language, so keep the sentences that have a PER/LOC/ORG and only this
+share of the others."""
+
+
+def sources(data: Path) -> dict[str, dict[str, Iterable[Sentence]]]:
+    ner = data / "ner"
+    return {
+        "train": {
+            "wikiann": corpora.wikiann(ner / "wikiann/train.conllu"),
+            "wikineural": _chain(corpora.wikineural(ner / f"wikineural/{p}.conllu")
+                                 for p in ("val", "test")),
+            "europarl": corpora.europarl(ner / "europarl/train.tsv"),
+            "ler": _downsample(corpora.ler(ner / "ler/train.conll.gz"), LER_OTHER_SHARE),
+            "mobie": corpora.mobie(ner / "mobie/train.conll2003"),
+            "zefys": corpora.zefys(ner / "zefys/train.tsv"),
+            "europeana": _chain(corpora.europeana(ner / f"europeana/enp_DE.{p}.bio")
+                                for p in ("lft", "onb", "sbb")),
+            "smartdata": corpora.smartdata(data / "news_de/smartdata_v1_train.jsonl"),
+        },
+        "dev": {
+            "wikiann": _take(corpora.wikiann(ner / "wikiann/val.conllu"), 2000),
+            "europarl": corpora.europarl(ner / "europarl/dev.tsv"),
+            "mobie": corpora.mobie(ner / "mobie/dev.conll2003"),
+            "zefys": corpora.zefys(ner / "zefys/dev.tsv"),
+            "ler": _take(_downsample(corpora.ler(ner / "ler/dev.conll"), 0.0), 500),
+        },
+    }
+
+
+def _chain(parts: Iterable[Iterable[Sentence]]) -> Iterator[Sentence]:
+    for part in parts:
+        yield from part
+
+
+def _take(sentences: Iterable[Sentence], n: int) -> Iterator[Sentence]:
+    for i, sent in enumerate(sentences):
+        if i >= n:
+            return
+        yield sent
+
+
+def _downsample(sentences: Iterable[Sentence], other_share: float) -> Iterator[Sentence]:
+    rng = random.Random(SEED)
+    for words, tags in sentences:
+        if any(t.startswith("B-") for t in tags) or rng.random() < other_share:
+            yield words, tags
+
+
+def to_doc(vocab: Vocab, words: list[str], tags: list[str]) -> Doc:
+    return Doc(vocab, words=words, ents=tags)
+
+
+def convert(data: Path, out: Path) -> dict[str, dict[str, dict[str, int]]]:
+    vocab = Vocab()
+    stats: dict[str, dict[str, dict[str, int]]] = {}
+    for split, corpora_ in sources(data).items():
+        for name, sentences in corpora_.items():
+            db = DocBin(store_user_data=False)
+            counts: Counter[str] = Counter()
+            for words, tags in sentences:
+                if not words:
+                    continue
+                db.add(to_doc(vocab, words, tags))
+                counts["sentences"] += 1
+                counts["tokens"] += len(words)
+                counts.update(t[2:] for t in tags if t.startswith("B-"))
+                counts["missing_tokens"] += sum(1 for t in tags if t == corpora.MISSING)
+            path = out / split / f"{name}.spacy"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db.to_disk(path)
+            stats.setdefault(split, {})[name] = dict(counts)
+            LOGGER.info("%s/%s: %s", split, name, dict(counts))
+    (out / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("build/ner"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    convert(args.data, args.out)
+
+
+if __name__ == "__main__":
+    main()
