@@ -30,6 +30,7 @@ demo: install
 		$(BIN)/newsetl --warehouse $(WAREHOUSE) run --landing $(DEMO_LANDING) --date $$day || exit 1; \
 	done
 	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/demo.sql
+	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/demo_entities.sql
 
 test: install
 	$(BIN)/pytest -q

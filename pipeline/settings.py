@@ -31,7 +31,7 @@ class Settings:
     """Folder of the catalog's view definitions (``sql/views/*.sql``)."""
     models_dir: Path = REPO_ROOT / "models"
     """Where relative NER model paths are resolved."""
-    ner_models: Mapping[str, str] = field(default_factory=dict)
+    ner_models: Mapping[str, str] = field(default_factory=lambda: {"de": "de_news"})
     """Language (ISO 639-1) -> spaCy pipeline: a folder (relative to ``models_dir`` or absolute),
     an installed package name, or ``none``. A language without an entry gets no entities."""
     ner_batch_size: int = 64

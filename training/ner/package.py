@@ -53,7 +53,12 @@ def assemble(model: Path, out: Path, gazetteer: Path | None) -> Any:
                                     "trained on open German corpora + gazetteer ruler."})
     if out.exists():
         shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
+    # The string store holds every token seen in training (6 MB). Hash embeddings and the
+    # transition model work on hashes, so the shipped model needs none of them (scores are
+    # identical without; checked by tests/test_ner_model.py).
+    (out / "vocab" / "strings.json").write_text("[]", encoding="utf-8")
     return nlp
 
 
@@ -64,6 +69,8 @@ def main() -> None:
     parser.add_argument("--gazetteer", type=Path, default=Path("build/ner/gazetteer.jsonl"))
     parser.add_argument("--no-gazetteer", action="store_true")
     parser.add_argument("--train-dir", type=Path, default=Path("build/ner/train"))
+    parser.add_argument("--baseline", type=Path, default=Path("training/ner/baseline.json"),
+                        help="where to store the scores the evaluation gate compares against")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     assemble(args.model, args.out, None if args.no_gazetteer else args.gazetteer)
@@ -72,6 +79,11 @@ def main() -> None:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["germeval2014_dev"] = result
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    baseline = {"model": f"de_{NAME}-{VERSION}", "data": result["data"],
+                "micro_f1": result["scores"]["micro"]["f1"],
+                "per_label_f1": {k: v["f1"] for k, v in result["scores"].items()},
+                "words_per_second": result.get("words_per_second")}
+    args.baseline.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
     LOGGER.info("packaged %s: micro F1 %.3f", args.out, result["scores"]["micro"]["f1"])
 
 
