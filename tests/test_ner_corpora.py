@@ -55,3 +55,17 @@ def test_smartdata_offsets_become_token_tags(shared: Path) -> None:
               if t.startswith("B-")]
     assert ("Genf", "B-LOC") in tagged
     assert len(tagged) > 4000
+
+
+def test_gazetteer_patterns_from_packaged_data() -> None:
+    from training.ner.gazetteer import patterns
+
+    pats = patterns(train_dir=None)
+    phrases = {(p["label"], p["pattern"]) for p in pats if isinstance(p["pattern"], str)}
+    for expected in [("LOC", "Südkorea"), ("LOC", "Kiew"), ("LOC", "Bochum"), ("LOC", "Polen"),
+                     ("ORG", "FDP"), ("ORG", "dpa"), ("LOC", "Nordrhein-Westfalen")]:
+        assert expected in phrases
+    assert not any("," in text for _, text in phrases)
+    (person,) = [p for p in pats if p["label"] == "PER"]
+    first = set(person["pattern"][0]["TEXT"]["IN"])
+    assert {"Jens", "Angela", "Olaf"} <= first and len(first) > 500
