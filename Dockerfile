@@ -9,6 +9,7 @@ RUN pip install --no-cache-dir "uv==0.13.9"
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
+    UV_CACHE_DIR=/var/cache/uv \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/news-etl/.venv/bin:$PATH \
     AIRFLOW_HOME=/opt/airflow \
@@ -25,8 +26,8 @@ WORKDIR /opt/news-etl
 
 # Dependencies only (cached until pyproject.toml / uv.lock change).
 COPY pyproject.toml uv.lock README.md ./
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+RUN --mount=type=cache,target=/var/cache/uv \
+    uv sync --frozen --no-default-groups --no-install-project
 
 # Project code, then install the project itself (editable: pipeline/, sql/, models/
 # stay under /opt/news-etl where the DAGs and NEWSETL_MODELS_DIR expect them).
@@ -34,8 +35,8 @@ COPY pipeline/ ./pipeline/
 COPY dags/ ./dags/
 COPY sql/ ./sql/
 COPY models/ ./models/
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev
+RUN --mount=type=cache,target=/var/cache/uv \
+    uv sync --frozen --no-default-groups
 
 USER 50000
 # No entrypoint wrapper: compose passes the full command (`airflow scheduler`, ...).

@@ -231,7 +231,8 @@ def test_dockerfile_installs_from_lock_file() -> None:
     syncs = [r for r in runs if "uv sync" in r]
     assert len(syncs) >= 2, syncs
     for cmd in syncs:
-        assert "uv sync --frozen" in cmd and "--no-dev" in cmd, cmd
+        # Runtime image: no dev tools, no training-only packages (default groups dev + train).
+        assert "uv sync --frozen" in cmd and "--no-default-groups" in cmd, cmd
     assert not any("uv lock" in r or "uv add" in r or "uv pip install" in r for r in runs)
     assert any("pip install" in r and "uv" in r for r in runs), "uv must be installed with pip"
 
