@@ -57,7 +57,8 @@ def refresh_catalog(settings: Settings) -> Path:
         con.execute(f"ATTACH {_literal(str(tmp))} AS news "
                     f"(STORAGE_VERSION {_literal(STORAGE_VERSION)})")
         con.execute("USE news")
-        for path in view_files(settings.sql_dir):
+        views = view_files(settings.sql_dir)
+        for path in views:
             try:
                 con.execute(path.read_text(encoding="utf-8"))
             except duckdb.Error as exc:
@@ -66,7 +67,7 @@ def refresh_catalog(settings: Settings) -> Path:
     finally:
         con.close()
     os.replace(tmp, target)
-    LOGGER.info("catalog %s refreshed (%d view files)", target, len(view_files(settings.sql_dir)))
+    LOGGER.info("catalog %s refreshed (%d view files)", target, len(views))
     return target
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -14,7 +13,7 @@ from pipeline.textdump import parse_file_name, parse_text_dump
 LOGGER = logging.getLogger(__name__)
 
 
-def build_article(record: RawRecord, batch_date: date, run_id: str) -> dict[str, Any] | Reject:
+def build_article(record: RawRecord, run_id: str) -> dict[str, Any] | Reject:
     """Turn one decoded text record into an ``articles`` row, or a reject saying why not."""
     parsed = parse_text_dump(record.text)
     body = parsed.body

@@ -38,6 +38,12 @@ class Reject:
             excerpt = raw[:EXCERPT_CHARS]
         return cls(source_file, locator, reason_code, reason, excerpt)
 
+    def row(self, run_id: str) -> dict[str, str | None]:
+        """The ``rejects`` table row of this reject (batch_date comes from the partition)."""
+        return {"source_file": self.source_file, "locator": self.locator,
+                "reason": self.reason, "reason_code": self.reason_code,
+                "excerpt": self.excerpt, "run_id": run_id}
+
 
 @dataclass
 class ShardCounts:

@@ -83,11 +83,9 @@ class Settings:
         unknown = set(values) - set(known)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        kwargs: dict[str, Any] = {}
-        for name, value in values.items():
-            default = getattr(cls(), name)
-            kwargs[name] = _coerce(name, value, default)
-        return cls(**kwargs)
+        defaults = cls()
+        return cls(**{name: _coerce(name, value, getattr(defaults, name))
+                      for name, value in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, e.g. to hand settings to another process."""

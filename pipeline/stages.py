@@ -101,9 +101,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
     counts: Counter[str] = Counter()
 
     def reject(rej: Reject) -> None:
-        rejects.append({"source_file": rej.source_file, "locator": rej.locator,
-                        "reason": rej.reason, "reason_code": rej.reason_code,
-                        "excerpt": rej.excerpt, "run_id": run_id})
+        rejects.append(rej.row(run_id))
         counts["rejected"] += 1
         LOGGER.warning("rejected %s [%s]: %s", rej.source_file, rej.locator, rej.reason)
 
@@ -114,7 +112,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
             if isinstance(rec, Reject):
                 reject(rec)
                 continue
-            row = build_article(rec, batch_date, run_id)
+            row = build_article(rec, run_id)
             if isinstance(row, Reject):
                 reject(row)
             elif row["article_id"] in seen:
@@ -191,13 +189,10 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
                 mask.append(first)
                 if not first:
                     dropped.setdefault(index, set()).add(article_id)
-                    extra_rejects.append({
-                        "source_file": rb.column("source_file")[i].as_py(), "locator": "file",
-                        "reason": f"duplicate of an article loaded earlier in the batch "
-                                  f"(article_id {article_id})",
-                        "reason_code": "duplicate",
-                        "excerpt": (rb.column("body")[i].as_py() or "")[:200],
-                        "run_id": run_id})
+                    extra_rejects.append(Reject.of(
+                        rb.column("source_file")[i].as_py(), "file", "duplicate",
+                        f"duplicate of an article loaded earlier in the batch "
+                        f"(article_id {article_id})", rb.column("body")[i].as_py()).row(run_id))
             return rb.filter(pa.array(mask, pa.bool_()))
 
         def drop_entities(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:

@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 Sentence = tuple[list[str], list[str]]
 MISSING = ""
@@ -169,6 +170,16 @@ def zefys(path: Path) -> Iterator[Sentence]:
 def europeana(path: Path) -> Iterator[Sentence]:
     """Historical OCR, no sentence breaks: cut at full stops; stray tags become missing."""
     return _sentences(read_columns(path, 0, -1, sep=" "), NO_MISC, default=MISSING)
+
+
+def training_docs(train_dir: Path) -> Iterator[Any]:
+    """Every ``Doc`` of the converted training DocBins (``build/ner/train/*.spacy``)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank("de").vocab
+    for path in sorted(train_dir.glob("*.spacy")):
+        yield from DocBin().from_disk(path).get_docs(vocab)
 
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)

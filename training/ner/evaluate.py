@@ -71,15 +71,7 @@ def score(gold: set[Span], pred: set[Span]) -> dict[str, Any]:
 
 def training_entity_texts(train_dir: Path) -> set[str]:
     """Entity strings that occur anywhere in the training data (to measure unseen recall)."""
-    import spacy
-    from spacy.tokens import DocBin
-
-    vocab = spacy.blank("de").vocab
-    seen: set[str] = set()
-    for path in sorted(train_dir.glob("*.spacy")):
-        for doc in DocBin().from_disk(path).get_docs(vocab):
-            seen.update(e.text for e in doc.ents)
-    return seen
+    return {e.text for doc in corpora.training_docs(train_dir) for e in doc.ents}
 
 
 def unseen_recall(sentences: list[corpora.Sentence], gold: set[Span], pred: set[Span],

@@ -135,19 +135,16 @@ def common_words(train_dir: Path | None) -> Counter[str]:
     """Capitalised tokens the training data uses more often outside entities than inside."""
     if train_dir is None or not train_dir.is_dir():
         return Counter()
-    import spacy
-    from spacy.tokens import DocBin
+    from training.ner.corpora import training_docs
 
-    vocab = spacy.blank("de").vocab
     outside: Counter[str] = Counter()
     inside: Counter[str] = Counter()
-    for path in sorted(train_dir.glob("*.spacy")):
-        for doc in DocBin().from_disk(path).get_docs(vocab):
-            for tok in doc:
-                if tok.ent_iob_ == "O":
-                    outside[tok.text] += 1
-                elif tok.ent_iob_ in ("B", "I"):
-                    inside[tok.text] += 1
+    for doc in training_docs(train_dir):
+        for tok in doc:
+            if tok.ent_iob_ == "O":
+                outside[tok.text] += 1
+            elif tok.ent_iob_ in ("B", "I"):
+                inside[tok.text] += 1
     return Counter({w: n for w, n in outside.items() if n >= 3 and n > 2 * inside[w]})
 
 
