@@ -69,3 +69,29 @@ def test_gazetteer_patterns_from_packaged_data() -> None:
     (person,) = [p for p in pats if p["label"] == "PER"]
     first = set(person["pattern"][0]["TEXT"]["IN"])
     assert {"Jens", "Angela", "Olaf"} <= first and len(first) > 500
+
+
+def test_first_names_keep_their_umlauts() -> None:
+    """gender-guesser's name file is UTF-8 with character columns: read as Latin-1 it gave
+    `JÃ¼rgen` and shifted the frequency columns."""
+    from training.ner.gazetteer import first_names
+
+    names = first_names()
+    assert {"Jürgen", "Jörg", "Björn", "Günter"} <= names
+    assert not any("Ã" in n for n in names)
+
+
+def test_feature_flags_from_gazetteer_and_wiktionary(tmp_path: Path) -> None:
+    from training.ner.vectors import gazetteer_flags, lexicon_flags
+
+    gaz = tmp_path / "gaz.jsonl"
+    gaz.write_text('{"label": "LOC", "pattern": "Bad Homburg"}\n'
+                   '{"label": "PER", "pattern": [{"TEXT": {"IN": ["Jens", "Olaf"]}}, '
+                   '{"IS_TITLE": true}]}\n{"label": "MISC", "pattern": "Euro"}\n', encoding="utf-8")
+    flags = gazetteer_flags(gaz)
+    assert flags == {"Bad": [0.0, 1.0, 0.0], "Homburg": [0.0, 1.0, 0.0],
+                     "Jens": [1.0, 0.0, 0.0], "Olaf": [1.0, 0.0, 0.0]}
+    lexicon = lexicon_flags()  # noun, place, person
+    assert lexicon["Rathauses"] == [1.0, 0.0, 0.0]  # an inflected common noun
+    assert lexicon["Südkorea"][1] == 1.0 and lexicon["Merkel"][2] == 1.0
+    assert "Stoltenberg" not in lexicon

@@ -96,7 +96,7 @@ def first_names(min_frequency: int = 4) -> set[str]:
     import gender_guesser
 
     path = Path(gender_guesser.__file__).parent / "data" / "nam_dict.txt"
-    lines = path.read_text(encoding="iso-8859-1").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     header = [ln for ln in lines if ln.startswith("#")]
     columns = _country_columns(header)
     names: set[str] = set()
