@@ -6,8 +6,8 @@ No German word vectors can be downloaded here, so they are learnt from the raw t
 a word occurs in the gazetteer as a person, place or organisation name, and how German Wiktionary
 (the ``german-nouns`` package, CC BY-SA) classes it: common noun (any inflected form: ``Kirche``,
 ``Rathauses``), place name, first or last name. German capitalises every noun, so "is this a
-common noun" is the cue a CNN cannot guess for a word it has never seen. The table is written in word2vec text format
-for ``spacy init vectors`` and pruned there to keep the shipped model small.
+common noun" is the cue a CNN cannot guess for a word it has never seen. The table is written in
+word2vec text format for ``spacy init vectors`` and pruned there to keep the shipped model small.
 
     python -m training.ner.vectors --raw build/ner/raw.jsonl \
         --gazetteer build/ner/gazetteer.jsonl --out build/ner/vectors.txt
