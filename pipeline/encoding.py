@@ -61,3 +61,32 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "iso-8859-1"
+
+
+def repair_mojibake(text: str) -> tuple[str, bool]:
+    """Undo UTF-8-read-as-Windows-1252 damage (``MÃ¼nchen``), only where ftfy is certain.
+
+    Certain means: ftfy's badness heuristic flags the text, and the repaired text is no longer
+    flagged. Anything else is left as it is (a wrong "repair" would be worse than none).
+    """
+    import ftfy
+    from ftfy.badness import is_bad
+
+    if text.isascii() or not is_bad(text):
+        return text, False
+    fixed = ftfy.fix_encoding(text)
+    if fixed != text and not is_bad(fixed):
+        return unicodedata.normalize("NFC", fixed), True
+    return text, False
+
+
+def decode_document(data: bytes) -> tuple[str, str, tuple[str, ...]]:
+    """``decode`` plus mojibake repair: ``(text, encoding, warnings)``; raises DecodeError."""
+    text, encoding = decode(data)
+    warnings: list[str] = []
+    if encoding != "utf-8":
+        warnings.append(f"decoded as {encoding}, not UTF-8")
+    text, repaired = repair_mojibake(text)
+    if repaired:
+        warnings.append("repaired mojibake (UTF-8 that had been decoded as Windows-1252)")
+    return text, encoding, tuple(warnings)

@@ -44,6 +44,61 @@ def parse_header_date(text: str) -> PublishedDate | None:
         return None
 
 
+_DOTTED = re.compile(r"^(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>\d{4})"
+                     r"(?:,?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})(?::(?P<S>\d{2}))?(?:\s*Uhr)?)?$")
+_CLOCK = re.compile(r"\d{1,2}:\d{2}")
+_CLOCK_SECONDS = re.compile(r"\d{1,2}:\d{2}:\d{2}")
+_EPOCH = re.compile(r"^\d{9,10}(?:\.\d+)?$|^\d{12,13}$")
+
+
+def parse_date(text: str) -> tuple[PublishedDate | None, str | None]:
+    """A date as sources write it in metadata: ``YYYY[-MM[-DD]]``, ISO 8601 (with or without
+    offset), RFC 2822 (feeds), ``30.01.2023[ 14:05]``, Unix epoch seconds or milliseconds.
+
+    Returns ``(date, warning)``; ``(None, None)`` for text it cannot read. A time without a UTC
+    offset is read as UTC and says so in the warning (issue 5 brings outlet time zones).
+    """
+    value = text.strip()
+    if not value:
+        return None, None
+    header = parse_header_date(value)
+    if header is not None:
+        return header, None
+    if _EPOCH.match(value):
+        seconds = float(value) / (1000 if len(value) >= 12 and "." not in value else 1)
+        return PublishedDate(datetime.fromtimestamp(int(seconds), UTC), "second"), None
+    dotted = _DOTTED.match(value)
+    if dotted:
+        g = dotted.groupdict()
+        try:
+            at = datetime(int(g["y"]), int(g["m"]), int(g["d"]), int(g["H"] or 0),
+                          int(g["M"] or 0), int(g["S"] or 0), tzinfo=UTC)
+        except ValueError:
+            return None, None
+        precision = "second" if g["S"] else "minute" if g["H"] else "day"
+        return PublishedDate(at, precision), (None if precision == "day" else
+                                              f"no UTC offset in {value!r}; read as UTC")
+    iso = value.replace("Z", "+00:00") if value.endswith("Z") else value
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None, None
+    if not _CLOCK.search(value):
+        return PublishedDate(parsed.replace(tzinfo=UTC), "day"), None
+    precision = "second" if _CLOCK_SECONDS.search(value) else "minute"
+    if parsed.tzinfo is None:
+        return (PublishedDate(parsed.replace(tzinfo=UTC), precision),
+                f"no UTC offset in {value!r}; read as UTC")
+    return PublishedDate(parsed.astimezone(UTC).replace(microsecond=0), precision), None
+
+
 def normalise_text(text: str) -> str:
     """NFC and single spaces: the form hashes are computed on."""
     return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()

@@ -1,26 +1,41 @@
 """Find input files and turn each into raw records (or rejects), with lineage.
 
-Readers form a small registry: each has a name, a test on the file name and first bytes, and a
-``read`` generator. A reader never raises for bad input: a record it cannot use becomes a
-:class:`~pipeline.records.Reject`, a file it cannot read at all becomes one ``file`` reject.
+Archives and compressed files are walked as streams (:mod:`pipeline.containers`); each leaf file
+goes to the reader of its format (:func:`pipeline.formats.detect_format`: content first, then
+extension; settings ``formats`` can force one per file glob). Readers form a small registry,
+``READERS``: format name -> generator of records. A reader never raises for bad input: a record
+it cannot use becomes a :class:`~pipeline.records.Reject`, a file it cannot read at all becomes
+one ``file`` reject.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipeline.encoding import DecodeError, decode
+from pipeline.containers import archive_error, walk
+from pipeline.feeds import read_feed
+from pipeline.formats import (
+    LeafReader,
+    ReadContext,
+    detect_format,
+    options_for,
+    read_csv,
+    read_json,
+    read_jsonl,
+    read_text,
+)
+from pipeline.htmlpages import read_html, read_warc
 from pipeline.records import RawRecord, Reject
+from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_IGNORE = ("README*", "LICENSE*", "NOTICE*", ".*", "_*", "*.md5", "*.sha256")
-SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -31,72 +46,74 @@ class InputFile:
     relative: str
 
 
-Reader = Callable[[InputFile, int], Iterator[RawRecord | Reject]]
+READERS: dict[str, LeafReader] = {
+    "text": read_text,
+    "jsonl": read_jsonl,
+    "json": read_json,
+    "csv": read_csv,
+    "tsv": read_csv,
+    "html": read_html,
+    "feed": read_feed,
+    "warc": read_warc,
+}
 
 
-@dataclass(frozen=True)
-class ReaderSpec:
-    name: str
-    accepts: Callable[[str, bytes], bool]
-    read: Reader
+def read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Reject]:
+    """Every record of one input file, through any archives, by the reader of each leaf.
 
-
-def read_text_file(item: InputFile, max_bytes: int) -> Iterator[RawRecord | Reject]:
-    """A text dump holds one article: the whole decoded file is one record."""
+    Nothing escapes: an unreadable file, a broken archive or a reader bug becomes a reject (with
+    the record count it broke off after), and what was read before it stays loaded.
+    """
     try:
-        size = item.path.stat().st_size
-        if size > max_bytes:
-            yield Reject.of(item.relative, "file", "too_large",
-                            f"file of {size} bytes exceeds the record size limit of {max_bytes}")
-            return
-        data = item.path.read_bytes()
+        fh = item.path.open("rb")
     except OSError as exc:
         yield Reject.of(item.relative, "file", "unreadable", f"cannot read file: {exc}")
         return
-    if not data.strip():
-        yield Reject.of(item.relative, "file", "empty_file",
-                        "empty file" if not data else "file holds only whitespace", data)
-        return
-    try:
-        text, encoding = decode(data)
-    except DecodeError as exc:
-        yield Reject.of(item.relative, "file", exc.reason_code, str(exc), data)
-        return
-    warnings = () if encoding == "utf-8" else (f"decoded as {encoding}, not UTF-8",)
-    yield RawRecord(item.relative, "file", text, encoding, warnings)
-
-
-READERS: list[ReaderSpec] = [
-    ReaderSpec("text", lambda name, head: True, read_text_file),
-]
-
-
-def reader_for(item: InputFile) -> ReaderSpec:
-    """First registered reader that accepts the file (the text reader accepts everything)."""
-    try:
-        with item.path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
-        head = b""
-    for spec in READERS:
-        if spec.accepts(item.path.name.lower(), head):
-            return spec
-    raise LookupError(f"no reader accepts {item.relative}")  # unreachable: text accepts all
-
-
-def read_records(item: InputFile, max_bytes: int) -> Iterator[RawRecord | Reject]:
-    """Records of one file; an unexpected reader error becomes a file reject, not a crash."""
-    spec = reader_for(item)
     produced = 0
-    try:
-        for rec in spec.read(item, max_bytes):
-            produced += 1
-            yield rec
-    except Exception as exc:  # a reader bug must not stop the batch
-        LOGGER.exception("reader %s failed on %s after %d records", spec.name, item.relative,
-                         produced)
-        yield Reject.of(item.relative, f"after-record-{produced}", "reader_error",
-                        f"{spec.name} reader failed: {type(exc).__name__}: {exc}")
+    broke_at = -1  # record count when a member's archive error was last reported
+
+    def failure(exc: Exception, member: str | None, reader: str) -> Reject:
+        err = archive_error(exc)
+        where = f"after record {produced}" if produced else "file"
+        member_note = f" member {member}" if member else ""
+        if err is None:
+            LOGGER.exception("%s reader failed on %s%s after %d records", reader, item.relative,
+                             member_note, produced)
+            return Reject.of(item.relative, where, "reader_error",
+                             f"{reader} reader failed: {type(exc).__name__}: {exc}",
+                             member=member)
+        LOGGER.warning("%s%s: %s (after %d records)", item.relative, member_note, err, produced)
+        return Reject.of(item.relative, where, err.reason_code, str(err), member=member)
+
+    with fh:
+        try:
+            for leaf in walk(item.path.name, fh, spool_limit=settings.max_record_bytes):
+                if leaf.error is not None:
+                    produced += 1
+                    yield Reject.of(item.relative, "file", leaf.error.reason_code,
+                                    str(leaf.error), member=leaf.member)
+                    continue
+                options = options_for([item.relative, leaf.member or ""], settings.formats)
+                fmt = detect_format(leaf.name, leaf.head, options.format)
+                ctx = ReadContext(item.relative, options, settings.max_record_bytes,
+                                  settings.max_document_bytes)
+                before = produced
+                try:
+                    for rec in READERS[fmt](leaf, ctx):
+                        produced += 1
+                        yield rec
+                    if produced == before:  # e.g. JSON Lines with blank lines only
+                        produced += 1
+                        yield ctx.reject(leaf, "file", "no_records",
+                                         f"no records found in this {fmt} file")
+                except Exception as exc:  # a broken member or a reader bug: report, go on
+                    yield failure(exc, leaf.member, fmt)
+                    if leaf.member is None:
+                        return
+                    broke_at = produced
+        except Exception as exc:  # the container itself is broken
+            if not (broke_at == produced and archive_error(exc) is not None):
+                yield failure(exc, None, "archive")
 
 
 def _ignored(name: str, patterns: Sequence[str]) -> bool:

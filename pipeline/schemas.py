@@ -25,9 +25,21 @@ ARTICLES = pa.schema([
     _f("batch_date", pa.date32(), "Logical date of the batch that loaded the row (partition).",
        False),
     _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
-    _f("source_id", pa.string(), "Source id from the file name (`NNN_<16 hex>.txt`), else null."),
+    _f("member", pa.string(), "Path inside the archive(s) the record came from (`a.tar.gz` -> "
+       "`x/b.jsonl.bz2` -> `b.jsonl` is `x/b.jsonl.bz2/b.jsonl`); null for a plain file."),
+    _f("locator", pa.string(), "Where in the file or member: `file` (the whole file), `line N`, "
+       "`row N`, `item N` or `offset N`.", False),
+    _f("format", pa.string(), "Reader that produced the record: text, jsonl, json, csv, html, "
+       "rss, atom, jsonfeed or warc.", False),
+    _f("source_id", pa.string(), "Id the source gives the record (file name `NNN_<16 hex>.txt`, "
+       "JSON `id`, feed guid), else null."),
     _f("sequence", pa.int32(), "Sequence number from the file name (`NNN_...`), else null."),
     _f("url", pa.string(), "Canonical URL of the article when the dump gives one."),
+    _f("authors", pa.list_(pa.string()), "Author names as the source gives them (may be empty).",
+       False),
+    _f("site_name", pa.string(), "Publisher or site name (news-please source_domain, HTML "
+       "site name, feed title), when known."),
+    _f("section", pa.string(), "Section, category or topic label the source gives, when known."),
     _f("title", pa.string(), "Headline, when the layout has one."),
     _f("teaser", pa.string(), "Lead/teaser paragraph, when the layout has one."),
     _f("body", pa.string(), "Main text: paragraphs and subheadings in order, separated by a "
@@ -41,13 +53,15 @@ ARTICLES = pa.schema([
        "published_precision; null when unknown."),
     _f("published_precision", pa.string(), "year|month|day|minute|second: how much of "
        "published_at the source actually gave; null when unknown."),
+    _f("fetched_at", TS, "When the page was crawled (WARC-Date), for WARC records; not a "
+       "publication date."),
     _f("word_count", pa.int32(), "Words in body (Unicode word tokens).", False),
     _f("char_count", pa.int32(), "Characters in body.", False),
     _f("content_hash", pa.string(), "SHA-256 of the normalised title, teaser and body: equal "
        "hashes mean equal content.", False),
     _f("encoding", pa.string(), "Text encoding the raw bytes were decoded from.", False),
-    _f("layout", pa.string(), "Detected dump layout: dated (date header), titled (title line) or "
-       "plain.", False),
+    _f("layout", pa.string(), "Layout within the format: for text dumps dated (date header), "
+       "titled (title line) or plain; for JSON news-please or mapped; else the format.", False),
     _f("warnings", pa.list_(pa.string()), "Problems found that did not prevent loading.", False),
     _f("run_id", pa.string(), "Run that loaded the row (see runs).", False),
 ])
@@ -68,8 +82,10 @@ ENTITIES = pa.schema([
 REJECTS = pa.schema([
     _f("batch_date", pa.date32(), "Batch partition.", False),
     _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
-    _f("locator", pa.string(), "Where in the file: record number, line or byte offset, or "
-       "`file` for the whole file.", False),
+    _f("member", pa.string(), "Path inside the archive(s), as in articles.member; null for a "
+       "plain file."),
+    _f("locator", pa.string(), "Where in the file or member: `file`, `line N`, `row N`, "
+       "`item N`, `offset N`, or `after record N` for a file that broke off.", False),
     _f("reason", pa.string(), "Why the record was not loaded, for a person to read.", False),
     _f("reason_code", pa.string(), "Stable machine-readable reason (e.g. empty_file).", False),
     _f("excerpt", pa.string(), "First characters of the record, to recognise it.", True),

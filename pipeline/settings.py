@@ -8,6 +8,7 @@ overrides (CLI flags, DAG params). This module is the only place that reads the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -46,7 +47,17 @@ class Settings:
     max_file_rows: int = 1_000_000
     """Rows per published Parquet file before a new file is started."""
     max_record_bytes: int = 5_000_000
-    """A record larger than this is rejected rather than loaded (guards memory)."""
+    """A record (text dump, HTML page, JSON line, WARC response) larger than this is rejected
+    rather than loaded (guards memory)."""
+    max_document_bytes: int = 200_000_000
+    """Largest whole document read at once for formats that need it (JSON arrays, feeds)."""
+    formats: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per-source reading options by file-name glob (matched against the file and archive
+    member path): ``format`` (force a reader), ``delimiter``, ``quotechar``, ``header``
+    (yes/no/auto), ``columns`` (names of header-less CSV columns) and field mappings
+    ``<field> = "key1|key2"`` for body, title, teaser, published, modified, url, authors,
+    language, site_name, section, source_id. In TOML: ``[newsetl.formats."*.csv"]``; in the
+    environment: JSON."""
     max_body_chars: int = 1_000_000
     """Longest body handed to spaCy; longer bodies are enriched up to this length only."""
     keep_previous: bool = True
@@ -93,7 +104,8 @@ class Settings:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             out[f.name] = (str(value) if isinstance(value, Path)
-                           else dict(value) if isinstance(value, Mapping) else value)
+                           else json.loads(json.dumps(value)) if isinstance(value, Mapping)
+                           else value)
         return out
 
     def resolved_code_version(self) -> str:
@@ -118,8 +130,14 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             raise ValueError(f"setting {name!r} must be an integer, got {value!r}") from exc
     if isinstance(default, Mapping):
         if isinstance(value, str):
-            return _parse_mapping(name, value)
-        return {str(k): str(v) for k, v in dict(value).items()}
+            if value.lstrip().startswith("{"):
+                value = json.loads(value)
+            else:
+                return _parse_mapping(name, value)
+        if not isinstance(value, Mapping):
+            raise ValueError(f"setting {name!r} must be a table, got {value!r}")
+        return {str(k): ({str(k2): str(v2) for k2, v2 in v.items()} if isinstance(v, Mapping)
+                         else str(v)) for k, v in value.items()}
     return str(value)
 
 

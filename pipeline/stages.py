@@ -25,7 +25,7 @@ from pipeline import storage
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
 from pipeline.readers import InputFile, read_records
-from pipeline.records import Reject
+from pipeline.records import RawRecord, Reject
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -89,6 +89,39 @@ def _part(staging: Path, table: str, index: int) -> Path:
     return staging / PARTS / table / f"part-{index:05d}.parquet"
 
 
+class Deduper:
+    """Which records of a batch are duplicates of one seen earlier (the first one is kept).
+
+    Same ``article_id`` (same URL, source id or content), or the same content hash unless both
+    records have their own URL (the same agency story at two outlets is two articles; the
+    ``content_hash`` column still shows them as copies).
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+        self._hashes: dict[str, tuple[str, bool]] = {}  # hash -> (first lineage, all had URLs)
+
+    def check(self, article_id: str, content_hash: str, url: str | None,
+              lineage: str) -> str | None:
+        """The lineage of the earlier copy, or None (and remember this one) if it is new."""
+        if article_id in self._ids:
+            return self._ids[article_id]
+        earlier = self._hashes.get(content_hash)
+        if earlier is not None and (url is None or not earlier[1]):
+            return earlier[0]
+        self._ids[article_id] = lineage
+        first, all_urls = earlier or (lineage, True)
+        self._hashes[content_hash] = (first, all_urls and url is not None)
+        return None
+
+
+def _lineage(rec: RawRecord) -> str:
+    """``file [member] locator`` as a person would look it up."""
+    member = f" [{rec.member}]" if rec.member else ""
+    return f"{rec.source_file}{member} {rec.locator}" if rec.locator != "file" else \
+        f"{rec.source_file}{member}"
+
+
 def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, Path]:
     """Read, parse and normalise one shard's files; write its articles and rejects parts."""
     manifest = storage.read_json(shard)
@@ -97,17 +130,18 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
     staging = shard.parent.parent
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
+    dedupe = Deduper()
     counts: Counter[str] = Counter()
 
     def reject(rej: Reject) -> None:
         rejects.append(rej.row(run_id))
         counts["rejected"] += 1
-        LOGGER.warning("rejected %s [%s]: %s", rej.source_file, rej.locator, rej.reason)
+        LOGGER.warning("rejected %s%s [%s]: %s", rej.source_file,
+                       f" member {rej.member}" if rej.member else "", rej.locator, rej.reason)
 
     for path, relative in manifest["files"]:
         counts["files"] += 1
-        for rec in read_records(InputFile(Path(path), relative), settings.max_record_bytes):
+        for rec in read_records(InputFile(Path(path), relative), settings):
             counts["read"] += 1
             if isinstance(rec, Reject):
                 reject(rec)
@@ -115,12 +149,12 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
             row = build_article(rec, run_id)
             if isinstance(row, Reject):
                 reject(row)
-            elif row["article_id"] in seen:
+            elif (earlier := dedupe.check(row["article_id"], row["content_hash"], row["url"],
+                                          _lineage(rec))) is not None:
                 reject(Reject.of(rec.source_file, rec.locator, "duplicate",
-                                 f"duplicate of {seen[row['article_id']]} in the same batch "
-                                 f"(article_id {row['article_id']})", row["body"]))
+                                 f"duplicate of {earlier} in the same batch "
+                                 f"(article_id {row['article_id']})", row["body"], rec.member))
             else:
-                seen[row["article_id"]] = rec.source_file
                 articles.append(row)
                 counts["loaded"] += 1
     out = {
@@ -177,22 +211,25 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
             shutil.rmtree(version)
         counts = _reconcile(staging, n)
         dropped: dict[int, set[str]] = {}
-        seen: set[str] = set()
+        batch_dedupe = Deduper()
         extra_rejects: list[dict[str, Any]] = []
 
         def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
-            ids = [str(i) for i in rb.column("article_id").to_pylist()]
+            cols: dict[str, list[Any]] = {c: rb.column(c).to_pylist() for c in (
+                "article_id", "content_hash", "url", "source_file", "member", "locator", "body")}
             mask = []
-            for i, article_id in enumerate(ids):
-                first = article_id not in seen
-                seen.add(article_id)
-                mask.append(first)
-                if not first:
+            for i, article_id in enumerate(cols["article_id"]):
+                where = " ".join(str(cols[c][i]) for c in ("source_file", "member", "locator")
+                                 if cols[c][i] and cols[c][i] != "file")
+                earlier = batch_dedupe.check(article_id, cols["content_hash"][i],
+                                             cols["url"][i], where)
+                mask.append(earlier is None)
+                if earlier is not None:
                     dropped.setdefault(index, set()).add(article_id)
                     extra_rejects.append(Reject.of(
-                        rb.column("source_file")[i].as_py(), "file", "duplicate",
-                        f"duplicate of an article loaded earlier in the batch "
-                        f"(article_id {article_id})", rb.column("body")[i].as_py()).row(run_id))
+                        cols["source_file"][i], cols["locator"][i] or "file", "duplicate",
+                        f"duplicate of {earlier} in the same batch (article_id {article_id})",
+                        cols["body"][i], cols["member"][i]).row(run_id))
             return rb.filter(pa.array(mask, pa.bool_()))
 
         def drop_entities(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:

@@ -98,8 +98,9 @@ def test_empty_batch_publishes_empty_partition(settings: Settings) -> None:
 def test_row_groups_have_the_configured_size(tmp_path: Path) -> None:
     parts = []
     for i in range(7):  # seven small shard parts of 3,000 rows
-        rows = [{"batch_date": DAY, "source_file": f"f{i}-{j}", "locator": "file",
-                 "reason": "r", "reason_code": "c", "excerpt": None, "run_id": "x"}
+        rows = [{"batch_date": DAY, "source_file": f"f{i}-{j}", "member": None,
+                 "locator": "file", "reason": "r", "reason_code": "c", "excerpt": None,
+                 "run_id": "x"}
                 for j in range(3000)]
         table = pa.Table.from_pylist(rows).drop_columns(["batch_date"])
         parts.append(storage.write_table(tmp_path / f"p{i}.parquet",

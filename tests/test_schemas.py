@@ -61,7 +61,8 @@ _text = st.text(max_size=50)
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.fixed_dictionaries({
-    "source_file": _text, "locator": _text, "reason": _text, "reason_code": _text,
+    "source_file": _text, "member": st.none() | _text, "locator": _text, "reason": _text,
+    "reason_code": _text,
     "excerpt": st.none() | _text, "run_id": _text}), max_size=20))
 def test_rejects_round_trip_through_parquet(tmp_path_factory: object, rows: list[dict[str, object]]
                                             ) -> None:

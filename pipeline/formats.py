@@ -1,0 +1,454 @@
+"""Format detection, per-source options and field mapping, and the plain-data readers.
+
+Every reader turns one leaf file (see :mod:`pipeline.containers`) into
+:class:`~pipeline.records.RawRecord` s or :class:`~pipeline.records.Reject` s and never raises
+for bad input. Readers here: text dumps, JSON Lines, JSON documents, CSV/TSV. HTML and WARC live
+in :mod:`pipeline.htmlpages`, RSS/Atom/JSON Feed in :mod:`pipeline.feeds`.
+
+Field mapping: a record's keys are matched to the article fields by a list of candidate names per
+field (news-please's ``maintext``/``date_publish``/... first, then common names). A source's own
+mapping (settings ``formats``, by file-name glob) is tried before the defaults, e.g.::
+
+    [newsetl.formats."*10kgnad*.csv"]
+    delimiter = ";"
+    quotechar = "'"
+    header = "no"
+    columns = "section,body"
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from pipeline.containers import Leaf
+from pipeline.encoding import DecodeError, decode_document, repair_mojibake
+from pipeline.records import Fields, RawRecord, Reject
+
+LOGGER = logging.getLogger(__name__)
+
+FORMATS = ("text", "jsonl", "json", "csv", "tsv", "html", "feed", "warc")
+TARGETS = ("body", "title", "teaser", "published", "modified", "url", "authors", "language",
+           "site_name", "section", "source_id")
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "body": ("maintext", "body", "text", "content", "article", "articleBody", "content_text",
+             "full_text", "fulltext", "story"),
+    "title": ("title", "headline", "name"),
+    "teaser": ("description", "teaser", "summary", "lead", "abstract", "subtitle", "subheadline"),
+    "published": ("date_publish", "published", "date_published", "datePublished", "published_at",
+                  "pubDate", "publication_date", "publish_date", "date", "created_at", "timestamp",
+                  "time"),
+    "modified": ("date_modify", "modified", "date_modified", "dateModified", "updated",
+                 "updated_at", "last_modified"),
+    "url": ("url", "link", "canonical_url", "href", "uri"),
+    "authors": ("authors", "author", "byline", "creator", "creators"),
+    "language": ("language", "lang", "inLanguage", "locale"),
+    "site_name": ("source_domain", "site_name", "sitename", "source", "publisher", "site",
+                  "domain", "outlet"),
+    "section": ("section", "category", "categories", "label", "topic", "rubric"),
+    "source_id": ("id", "guid", "uuid", "_id", "article_id", "doc_id"),
+}
+NEWSPLEASE_KEYS = frozenset({"maintext", "date_publish", "source_domain"})
+_OPTION_KEYS = {"format", "delimiter", "quotechar", "header", "columns", "encoding"}
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How to read one source: forced format, CSV dialect, and field mapping overrides."""
+
+    format: str | None = None
+    delimiter: str | None = None
+    quotechar: str | None = None
+    header: bool | None = None
+    columns: tuple[str, ...] = ()
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, str], where: str = "formats") -> FormatOptions:
+        """Options from a settings table; unknown keys and formats are errors, not ignored."""
+        unknown = set(raw) - _OPTION_KEYS - set(TARGETS)
+        if unknown:
+            raise ValueError(f"{where}: unknown option(s) {', '.join(sorted(unknown))}; expected "
+                             f"{', '.join(sorted(_OPTION_KEYS | set(TARGETS)))}")
+        fmt = raw.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            raise ValueError(f"{where}: unknown format {fmt!r}; expected one of {FORMATS}")
+        header = raw.get("header")
+        return cls(
+            format=fmt,
+            delimiter=_unescape(raw["delimiter"]) if raw.get("delimiter") else None,
+            quotechar=raw.get("quotechar") or None,
+            header=None if header in (None, "", "auto") else str(header).lower() in
+            {"1", "true", "yes", "on"},
+            columns=tuple(c.strip() for c in raw.get("columns", "").split(",") if c.strip()),
+            fields={t: tuple(k.strip() for k in str(raw[t]).split("|") if k.strip())
+                    for t in TARGETS if raw.get(t)},
+        )
+
+    def candidates(self, target: str) -> tuple[str, ...]:
+        return self.fields.get(target, ()) + DEFAULT_FIELDS[target]
+
+
+def _unescape(value: str) -> str:
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(value, value)
+
+
+def options_for(names: list[str], table: Mapping[str, Mapping[str, str]]) -> FormatOptions:
+    """Options of the first glob in ``table`` matching any of ``names`` (file, member)."""
+    for pattern, raw in table.items():
+        if any(fnmatch.fnmatch(n, pattern) or fnmatch.fnmatch(PurePosixPath(n).name, pattern)
+               for n in names if n):
+            return FormatOptions.parse(raw, f"formats.{pattern!r}")
+    return FormatOptions()
+
+
+# --- detection ---------------------------------------------------------------------------------
+
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
+               ".tsv": "tsv", ".tab": "tsv", ".html": "html", ".htm": "html", ".xhtml": "html",
+               ".rss": "feed", ".atom": "feed", ".warc": "warc", ".arc": "warc"}
+_FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
+_HTML_START = re.compile(rb"<(!doctype\s+html|html|head|body|meta|title)[\s>]", re.IGNORECASE)
+
+
+def detect_format(name: str, head: bytes, forced: str | None = None) -> str:
+    """The reader for a leaf: a forced format, else content for the unambiguous signatures
+    (WARC, feeds, HTML, JSON), else the extension, else ``text``."""
+    if forced:
+        return forced
+    stripped = _strip_bom(head).lstrip()
+    if stripped.startswith((b"WARC/", b"filedesc://")):
+        return "warc"
+    ext = PurePosixPath(name.lower()).suffix
+    by_ext = _EXTENSIONS.get(ext)
+    if by_ext in {"csv", "tsv", "jsonl", "json", "warc"}:
+        return by_ext
+    if stripped.startswith(b"<"):
+        if _FEED_ROOT.search(stripped[:2048]):
+            return "feed"
+        if by_ext == "html" or _HTML_START.search(stripped[:2048]):
+            return "html"
+        if stripped.startswith(b"<?xml") and by_ext == "feed":
+            return "feed"
+    if by_ext is not None:
+        return by_ext
+    if stripped.startswith(b"{"):
+        first = stripped.split(b"\n", 1)[0].strip()
+        return "jsonl" if first.endswith(b"}") else "json"
+    if stripped.startswith(b"["):
+        return "json"
+    return "text"
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+# --- shared helpers ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader needs besides the leaf: lineage, options and limits."""
+
+    source_file: str
+    options: FormatOptions
+    max_record_bytes: int
+    max_document_bytes: int
+
+    def reject(self, leaf: Leaf, locator: str, code: str, reason: str,
+               raw: str | bytes | None = None) -> Reject:
+        return Reject.of(self.source_file, locator, code, reason, raw, leaf.member)
+
+
+LeafReader = Callable[[Leaf, ReadContext], Iterator[RawRecord | Reject]]
+
+
+def read_document(leaf: Leaf, ctx: ReadContext, limit: int) -> bytes | Reject:
+    """The whole leaf (one document), or a reject when it is empty or over ``limit``."""
+    data = leaf.stream.read(limit + 1)
+    if len(data) > limit:
+        return ctx.reject(leaf, "file", "too_large",
+                          f"document larger than the limit of {limit} bytes", data)
+    if not data.strip():
+        return ctx.reject(leaf, "file", "empty_file",
+                          "empty file" if not data else "file holds only whitespace", data)
+    return data
+
+
+def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[tuple[int, str | Reject]]:
+    """Decoded lines (1-based numbers); a line over the record limit or undecodable is a reject.
+
+    Each line is decoded on its own (UTF-8, else Windows-1252), so one bad line does not spoil
+    the file and memory stays bounded by the longest line.
+    """
+    stream = leaf.stream
+    number = 0
+    while True:
+        raw = stream.readline(ctx.max_record_bytes + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > ctx.max_record_bytes and not raw.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield number, ctx.reject(leaf, f"line {number}", "too_large",
+                                     f"line {number} is longer than the record limit of "
+                                     f"{ctx.max_record_bytes} bytes", raw)
+            continue
+        if number == 1:
+            raw = _strip_bom(raw)
+        try:
+            text, _encoding, _warnings = decode_document(raw) if raw.strip() else ("", "", ())
+        except DecodeError as exc:
+            yield number, ctx.reject(leaf, f"line {number}", exc.reason_code,
+                                     f"line {number}: {exc}", raw)
+            continue
+        yield number, text.rstrip("\n")
+
+
+def _text(value: Any) -> str | None:
+    """A scalar, list of paragraphs or ``{"name": ...}`` object as clean text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        out = value
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int | float):
+        out = str(value)
+    elif isinstance(value, list):
+        parts = [t for t in (_text(v) for v in value) if t]
+        out = "\n\n".join(parts)
+    elif isinstance(value, dict):
+        return _text(value.get("name") or value.get("value") or value.get("text"))
+    else:
+        return None
+    out = out.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return out or None
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        name = _text(item)
+        if name:
+            names.extend(n.strip() for n in re.split(r"\s*;\s*", name) if n.strip())
+    return tuple(dict.fromkeys(names))
+
+
+def _lookup(record: Mapping[str, Any], key: str) -> Any:
+    """``a.b`` walks into nested objects; exact keys first, then case-insensitive."""
+    if key in record:
+        return record[key]
+    if "." in key:
+        head, _, rest = key.partition(".")
+        inner = record.get(head)
+        return _lookup(inner, rest) if isinstance(inner, Mapping) else None
+    lowered = {k.lower(): v for k, v in record.items() if isinstance(k, str)}
+    return lowered.get(key.lower())
+
+
+def map_fields(record: Mapping[str, Any], options: FormatOptions) -> tuple[Fields | None, str]:
+    """Map a source record onto :class:`Fields`; ``(None, reason)`` when it has no body."""
+    found: dict[str, Any] = {}
+    for target in TARGETS:
+        for key in options.candidates(target):
+            value = _lookup(record, key)
+            if value not in (None, "", [], {}):
+                found[target] = value
+                break
+    body = _text(found.get("body"))
+    if not body:
+        tried = ", ".join(options.candidates("body")[:6])
+        return None, f"no body text (looked for {tried}, ...)"
+    layout = "news-please" if set(record) >= NEWSPLEASE_KEYS else "mapped"
+    return Fields(
+        body=body, title=_text(found.get("title")), teaser=_text(found.get("teaser")),
+        published=_text(found.get("published")), modified=_text(found.get("modified")),
+        url=_text(found.get("url")), authors=_authors(found.get("authors")),
+        language=_text(found.get("language")), site_name=_text(found.get("site_name")),
+        section=_text(found.get("section")), source_id=_text(found.get("source_id")),
+        layout=layout,
+    ), ""
+
+
+def structured_record(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, fields: Fields,
+                      encoding: str, warnings: tuple[str, ...] = ()) -> RawRecord:
+    """A record from mapped fields; text fields get the same mojibake repair as documents."""
+    repaired = False
+    values: dict[str, Any] = {}
+    for name in ("body", "title", "teaser"):
+        value = getattr(fields, name)
+        if value:
+            value, fixed = repair_mojibake(value)
+            repaired |= fixed
+        values[name] = value
+    if repaired:
+        warnings = (*warnings, "repaired mojibake (UTF-8 that had been decoded as Windows-1252)")
+    fields = Fields(**{**fields.__dict__, **values})
+    return RawRecord(ctx.source_file, locator, fields.body, encoding, warnings, leaf.member, fmt,
+                     fields)
+
+
+# --- readers -----------------------------------------------------------------------------------
+
+def read_text(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
+    """A text dump holds one article: the whole decoded file is one record."""
+    data = read_document(leaf, ctx, ctx.max_record_bytes)
+    if isinstance(data, Reject):
+        yield data
+        return
+    try:
+        text, encoding, warnings = decode_document(data)
+    except DecodeError as exc:
+        yield ctx.reject(leaf, "file", exc.reason_code, str(exc), data)
+        return
+    yield RawRecord(ctx.source_file, "file", text, encoding, warnings, leaf.member, "text")
+
+
+def _record_from_object(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, obj: Any,
+                        encoding: str, warnings: tuple[str, ...], raw: str
+                        ) -> RawRecord | Reject:
+    if not isinstance(obj, dict):
+        return ctx.reject(leaf, locator, "not_an_object",
+                          f"{locator}: expected a JSON object, got {type(obj).__name__}", raw)
+    fields, why = map_fields(obj, ctx.options)
+    if fields is None:
+        return ctx.reject(leaf, locator, "no_body", f"{locator}: {why}", raw)
+    return structured_record(ctx, leaf, fmt, locator, fields, encoding, warnings)
+
+
+def read_jsonl(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
+    """JSON Lines: one object per line; a bad line is one reject, the rest loads."""
+    for number, line in iter_lines(leaf, ctx):
+        if isinstance(line, Reject):
+            yield line
+            continue
+        if not line.strip():
+            continue
+        locator = f"line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield ctx.reject(leaf, locator, "invalid_json", f"{locator}: invalid JSON: {exc}",
+                             line)
+            continue
+        yield _record_from_object(ctx, leaf, "jsonl", locator, obj, "utf-8", (), line)
+
+
+_LIST_KEYS = ("articles", "items", "data", "records", "results", "docs", "documents")
+
+
+def read_json(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
+    """A JSON document: an array of records, an object holding one (``articles``, ``items``,
+    ...), a JSON Feed, or a single record."""
+    data = read_document(leaf, ctx, ctx.max_document_bytes)
+    if isinstance(data, Reject):
+        yield data
+        return
+    try:
+        text, encoding, warnings = decode_document(data)
+        doc = json.loads(text)
+    except DecodeError as exc:
+        yield ctx.reject(leaf, "file", exc.reason_code, str(exc), data)
+        return
+    except json.JSONDecodeError as exc:
+        yield ctx.reject(leaf, "file", "invalid_json", f"invalid JSON document: {exc}", data)
+        return
+    if isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org"):
+        from pipeline.feeds import jsonfeed_records
+
+        yield from jsonfeed_records(doc, leaf, ctx, encoding, warnings)
+        return
+    items: Any = doc
+    if isinstance(doc, dict):
+        items = next((doc[k] for k in _LIST_KEYS if isinstance(doc.get(k), list)), [doc])
+    if not isinstance(items, list):
+        yield ctx.reject(leaf, "file", "not_an_object",
+                         f"expected a JSON object or array, got {type(doc).__name__}", data)
+        return
+    if not items:
+        yield ctx.reject(leaf, "file", "empty_file", "JSON document holds no records", data)
+        return
+    for index, obj in enumerate(items, 1):
+        raw = json.dumps(obj, ensure_ascii=False)[:400] if obj is not None else "null"
+        yield _record_from_object(ctx, leaf, "json", f"item {index}", obj, encoding, warnings,
+                                  raw)
+
+
+def read_csv(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
+    """CSV/TSV with a header (mapped like JSON keys) or configured ``columns``."""
+    fmt = "tsv" if leaf.name.lower().endswith((".tsv", ".tab")) else "csv"
+    opts = ctx.options
+    line_rejects: list[Reject] = []
+
+    def lines() -> Iterator[str]:
+        for _, line in iter_lines(leaf, ctx):
+            if isinstance(line, Reject):
+                line_rejects.append(line)
+                continue
+            yield line
+
+    sample = _strip_bom(leaf.head).decode("utf-8", errors="replace")
+    delimiter = opts.delimiter or ("\t" if fmt == "tsv" else _sniff_delimiter(sample))
+    quotechar = opts.quotechar or '"'
+    csv.field_size_limit(max(ctx.max_record_bytes, 131072))
+    reader = csv.reader(lines(), delimiter=delimiter, quotechar=quotechar)
+    header: list[str] | None = None
+    row_no = 0
+    try:
+        for row in reader:
+            yield from line_rejects
+            line_rejects.clear()
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                if opts.columns:
+                    header = list(opts.columns)
+                    if opts.header is True:
+                        continue  # the file's own header row, replaced by `columns`
+                elif opts.header is False or not _looks_like_header(row, opts):
+                    yield ctx.reject(leaf, "file", "unmapped_columns",
+                                     "CSV has no recognisable header and no column mapping: set "
+                                     "formats.<glob>.columns (and header) in the settings",
+                                     delimiter.join(row))
+                    return
+                else:
+                    header = [c.strip() for c in row]
+                    continue
+            names = header
+            row_no += 1
+            locator = f"row {row_no}"
+            if len(row) != len(names):
+                yield ctx.reject(leaf, locator, "bad_row",
+                                 f"{locator}: {len(row)} fields, expected {len(names)}",
+                                 delimiter.join(row))
+                continue
+            obj = dict(zip(names, row, strict=True))
+            yield _record_from_object(ctx, leaf, fmt, locator, obj, "utf-8", (),
+                                      delimiter.join(row))
+    except csv.Error as exc:
+        yield ctx.reject(leaf, f"row {row_no + 1}", "bad_row", f"CSV error: {exc}")
+    yield from line_rejects
+
+
+def _sniff_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _looks_like_header(row: list[str], opts: FormatOptions) -> bool:
+    known = {k.lower() for t in TARGETS for k in opts.candidates(t)}
+    return any(cell.strip().lower() in known for cell in row)
