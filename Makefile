@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 WAREHOUSE ?= data/warehouse
 DEMO_LANDING := samples/landing
 
-.PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner
+.PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner eval-html
 
 help:
 	@echo "make demo   - install, run the pipeline on samples/landing, print a DuckDB query"
@@ -57,6 +57,11 @@ train-ner: install
 eval-ner: install
 	$(BIN)/python -m training.ner.evaluate models/de_news --json $(NER_BUILD)/eval.json \
 		$$(test -d $(NER_BUILD)/train && echo --train-dir $(NER_BUILD)/train)
+
+# HTML extraction on the 345 gold pages of ../shared/data/html: body recall, boilerplate
+# exclusion, titles, dates (floors 0.90 as in issue 4).
+eval-html: install
+	$(BIN)/python -m bench.eval_html --min-recall 0.90 --min-exclusion 0.90
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

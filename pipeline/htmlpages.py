@@ -18,8 +18,9 @@ from pipeline.formats import ReadContext, read_document, structured_record
 from pipeline.records import Fields, RawRecord, Reject
 
 LOGGER = logging.getLogger(__name__)
-MIN_PAGE_WORDS = 10
-"""Fewer words of main text than this is a page without an article (menus, error pages)."""
+MIN_PAGE_CHARS = 50
+"""Fewer letters/digits of main text than this is a page without an article (a menu, "Skip to
+content", an error page). Counted in characters, not words: CJK text has no spaces."""
 
 
 def extract(html: str, url: str | None = None) -> dict[str, Any] | None:
@@ -33,8 +34,8 @@ def extract(html: str, url: str | None = None) -> dict[str, Any] | None:
     if doc is None:
         return None
     values: dict[str, Any] = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    words = sum(1 for w in (values.get("text") or "").split() if any(c.isalnum() for c in w))
-    return values if words >= MIN_PAGE_WORDS else None
+    letters = sum(1 for c in values.get("text") or "" if c.isalnum())
+    return values if letters >= MIN_PAGE_CHARS else None
 
 
 _TITLE_TAIL = re.compile(
@@ -97,7 +98,7 @@ def _page(leaf: Leaf, ctx: ReadContext, data: bytes, locator: str, fmt: str,
     values = extract(html, url)
     if values is None:
         return ctx.reject(leaf, locator, "no_text", "HTML page with no extractable main text "
-                          f"(under {MIN_PAGE_WORDS} words after removing boilerplate)", data)
+                          f"(under {MIN_PAGE_CHARS} letters after removing boilerplate)", data)
     return structured_record(ctx, leaf, fmt, locator, html_fields(values, url, fetched_at),
                              encoding, warnings)
 

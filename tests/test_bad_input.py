@@ -46,7 +46,8 @@ def test_random_and_mutated_bytes_reconcile(tmp_path_factory: object,
     con = duckdb.connect(str(result.catalog), read_only=True)
     read, loaded, rejected = con.execute(
         "SELECT records_read, articles_loaded, records_rejected FROM runs").fetchall()[0]
-    assert read == len(blobs) == loaded + rejected
+    assert read == loaded + rejected
+    assert read >= len(blobs)  # a file yields one record or reject at least (JSON Lines: more)
     assert con.execute("SELECT count(*) FROM articles").fetchall() == [(loaded,)]
     assert con.execute("SELECT count(*) FROM rejects WHERE reason = '' OR reason IS NULL"
                        ).fetchall() == [(0,)]
