@@ -182,12 +182,25 @@ def read_document(leaf: Leaf, ctx: ReadContext, limit: int) -> bytes | Reject:
     return data
 
 
-def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[tuple[int, str | Reject]]:
+@dataclass(frozen=True)
+class Line:
+    number: int
+    text: str
+    encoding: str
+    warnings: tuple[str, ...]
+
+
+def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[Line | Reject]:
     """Decoded lines (1-based numbers); a line over the record limit or undecodable is a reject.
 
     Each line is decoded on its own (UTF-8, else Windows-1252), so one bad line does not spoil
-    the file and memory stays bounded by the longest line.
+    the file and memory stays bounded by the longest line. A file with a UTF-16/32 byte-order
+    mark is decoded as a whole stream instead (its newlines are not single bytes).
     """
+    wide = next((name for bom, name in _WIDE_BOMS if leaf.head.startswith(bom)), None)
+    if wide is not None:
+        yield from _wide_lines(leaf, ctx, wide)
+        return
     stream = leaf.stream
     number = 0
     while True:
@@ -198,19 +211,49 @@ def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[tuple[int, str | Reject
         if len(raw) > ctx.max_record_bytes and not raw.endswith(b"\n"):
             while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
                 pass
-            yield number, ctx.reject(leaf, f"line {number}", "too_large",
-                                     f"line {number} is longer than the record limit of "
-                                     f"{ctx.max_record_bytes} bytes", raw)
+            yield _too_long(leaf, ctx, number, raw)
             continue
         if number == 1:
             raw = _strip_bom(raw)
-        try:
-            text, _encoding, _warnings = decode_document(raw) if raw.strip() else ("", "", ())
-        except DecodeError as exc:
-            yield number, ctx.reject(leaf, f"line {number}", exc.reason_code,
-                                     f"line {number}: {exc}", raw)
+        if not raw.strip():
+            yield Line(number, "", "utf-8", ())
             continue
-        yield number, text.rstrip("\n")
+        try:
+            text, encoding, warnings = decode_document(raw)
+        except DecodeError as exc:
+            yield ctx.reject(leaf, f"line {number}", exc.reason_code, f"line {number}: {exc}",
+                             raw)
+            continue
+        yield Line(number, text.rstrip("\n"), encoding, warnings)
+
+
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _too_long(leaf: Leaf, ctx: ReadContext, number: int, raw: str | bytes) -> Reject:
+    return ctx.reject(leaf, f"line {number}", "too_large",
+                      f"line {number} is longer than the record limit of "
+                      f"{ctx.max_record_bytes} bytes", raw)
+
+
+def _wide_lines(leaf: Leaf, ctx: ReadContext, encoding: str) -> Iterator[Line | Reject]:
+    import io
+
+    text_stream = io.TextIOWrapper(leaf.stream, encoding=encoding, errors="replace", newline="")
+    number = 0
+    while True:
+        line = text_stream.readline(ctx.max_record_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > ctx.max_record_bytes and not line.endswith("\n"):
+            while (rest := text_stream.readline(1 << 20)) and not rest.endswith("\n"):
+                pass
+            yield _too_long(leaf, ctx, number, line)
+            continue
+        yield Line(number, line.rstrip("\r\n"), encoding,
+                   (f"decoded as {encoding}, not UTF-8",))
 
 
 def _text(value: Any) -> str | None:
@@ -330,20 +373,21 @@ def _record_from_object(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, ob
 
 def read_jsonl(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
     """JSON Lines: one object per line; a bad line is one reject, the rest loads."""
-    for number, line in iter_lines(leaf, ctx):
+    for line in iter_lines(leaf, ctx):
         if isinstance(line, Reject):
             yield line
             continue
-        if not line.strip():
+        if not line.text.strip():
             continue
-        locator = f"line {number}"
+        locator = f"line {line.number}"
         try:
-            obj = json.loads(line)
+            obj = json.loads(line.text)
         except json.JSONDecodeError as exc:
             yield ctx.reject(leaf, locator, "invalid_json", f"{locator}: invalid JSON: {exc}",
-                             line)
+                             line.text)
             continue
-        yield _record_from_object(ctx, leaf, "jsonl", locator, obj, "utf-8", (), line)
+        yield _record_from_object(ctx, leaf, "jsonl", locator, obj, line.encoding,
+                                  line.warnings, line.text)
 
 
 _LIST_KEYS = ("articles", "items", "data", "records", "results", "docs", "documents")
@@ -391,13 +435,15 @@ def read_csv(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
     fmt = "tsv" if leaf.name.lower().endswith((".tsv", ".tab")) else "csv"
     opts = ctx.options
     line_rejects: list[Reject] = []
+    last: list[Line] = []  # the line a row ended on: its encoding and warnings go on the record
 
     def lines() -> Iterator[str]:
-        for _, line in iter_lines(leaf, ctx):
+        for line in iter_lines(leaf, ctx):
             if isinstance(line, Reject):
                 line_rejects.append(line)
                 continue
-            yield line
+            last[:] = [line]
+            yield line.text + "\n"  # csv needs the newline to keep quoted multi-line fields
 
     sample = _strip_bom(leaf.head).decode("utf-8", errors="replace")
     delimiter = opts.delimiter or ("\t" if fmt == "tsv" else _sniff_delimiter(sample))
@@ -435,7 +481,8 @@ def read_csv(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
                                  delimiter.join(row))
                 continue
             obj = dict(zip(names, row, strict=True))
-            yield _record_from_object(ctx, leaf, fmt, locator, obj, "utf-8", (),
+            encoding, warnings = (last[0].encoding, last[0].warnings) if last else ("utf-8", ())
+            yield _record_from_object(ctx, leaf, fmt, locator, obj, encoding, warnings,
                                       delimiter.join(row))
     except csv.Error as exc:
         yield ctx.reject(leaf, f"row {row_no + 1}", "bad_row", f"CSV error: {exc}")

@@ -223,3 +223,16 @@ def _mutated(name: str, cut: int, junk: bytes) -> bytes:
     data = next(p for p in MIXED.rglob(name) if p.is_file()).read_bytes()
     pos = cut % (len(data) + 1)
     return data[:pos] + junk + data[pos + len(junk):]
+
+
+def test_line_formats_record_each_line_encoding(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"text": "Grüße aus Köln"}\n'.encode("cp1252"))
+    wide = tmp_path / "wide.csv"
+    wide.write_text('title,text\n"Zwei","Text mit ""Anführung""\nund zweiter Zeile"\n',
+                    encoding="utf-16")
+    (rec,) = records(latin)
+    assert isinstance(rec, RawRecord) and rec.encoding == "cp1252" and rec.text == "Grüße aus Köln"
+    (row,) = records(wide)
+    assert isinstance(row, RawRecord) and row.encoding == "utf-16" and row.fields is not None
+    assert row.fields.body == 'Text mit "Anführung"\nund zweiter Zeile'
