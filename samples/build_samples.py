@@ -55,6 +55,15 @@ def main() -> None:
     title, _, rest = body.partition("\n")
     (day3 / "001_00000000000000a1.txt").write_text(f"date 2023-13 {title}\n{rest}",
                                                   encoding="utf-8")
+    # Day 4: other formats, as real deliveries arrive (copied from tests/fixtures/mixed, which
+    # tests/fixtures/build_mixed.py cuts from ../shared/data): a news-please record, an RSS feed,
+    # a JSON Feed, a German web page and a zstd-compressed JSON Lines file.
+    day4 = OUT / "2023-02-03"
+    day4.mkdir(parents=True)
+    mixed = Path("tests/fixtures/mixed")
+    for name in ("newsplease.json", "bbc_business.rss", "npr_technology.json",
+                 "pages/page_a.html", "more.jsonl.zst"):
+        shutil.copy(mixed / name, day4 / Path(name).name)
 
 
 if __name__ == "__main__":
