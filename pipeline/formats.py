@@ -201,20 +201,12 @@ def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[Line | Reject]:
     if wide is not None:
         yield from _wide_lines(leaf, ctx, wide)
         return
-    stream = leaf.stream
-    number = 0
-    while True:
-        raw = stream.readline(ctx.max_record_bytes + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > ctx.max_record_bytes and not raw.endswith(b"\n"):
-            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
-                pass
+    for number, raw, too_long in _bounded_lines(leaf.stream.readline, ctx.max_record_bytes,
+                                                b"\n"):
+        if too_long:
             yield _too_long(leaf, ctx, number, raw)
             continue
-        if number == 1:
-            raw = _strip_bom(raw)
+        raw = _strip_bom(raw) if number == 1 else raw
         if not raw.strip():
             yield Line(number, "", "utf-8", ())
             continue
@@ -231,6 +223,20 @@ _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
               (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
+def _bounded_lines(readline: Callable[[int], Any], limit: int, newline: Any
+                   ) -> Iterator[tuple[int, Any, bool]]:
+    """``(number, line, too_long)``: a line over ``limit`` is cut there and the rest skipped
+    unread into memory (bytes or text alike)."""
+    number = 0
+    while line := readline(limit + 1):
+        number += 1
+        too_long = len(line) > limit and not line.endswith(newline)
+        if too_long:
+            while (rest := readline(1 << 20)) and not rest.endswith(newline):
+                pass
+        yield number, line, too_long
+
+
 def _too_long(leaf: Leaf, ctx: ReadContext, number: int, raw: str | bytes) -> Reject:
     return ctx.reject(leaf, f"line {number}", "too_large",
                       f"line {number} is longer than the record limit of "
@@ -241,15 +247,9 @@ def _wide_lines(leaf: Leaf, ctx: ReadContext, encoding: str) -> Iterator[Line | 
     import io
 
     text_stream = io.TextIOWrapper(leaf.stream, encoding=encoding, errors="replace", newline="")
-    number = 0
-    while True:
-        line = text_stream.readline(ctx.max_record_bytes + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > ctx.max_record_bytes and not line.endswith("\n"):
-            while (rest := text_stream.readline(1 << 20)) and not rest.endswith("\n"):
-                pass
+    for number, line, too_long in _bounded_lines(text_stream.readline, ctx.max_record_bytes,
+                                                 "\n"):
+        if too_long:
             yield _too_long(leaf, ctx, number, line)
             continue
         yield Line(number, line.rstrip("\r\n"), encoding,
