@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 WAREHOUSE ?= data/warehouse
 DEMO_LANDING := samples/landing
 
-.PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner eval-html
+.PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner eval-html \
+	eval-dates
 
 help:
 	@echo "make demo   - install, run the pipeline on samples/landing, print a DuckDB query"
@@ -62,6 +63,11 @@ eval-ner: install
 # exclusion, titles, dates (floors 0.90 as in issue 4).
 eval-html: install
 	$(BIN)/python -m bench.eval_html --min-recall 0.90 --min-exclusion 0.90
+
+# Publication dates: HTML gold day accuracy, SmartData text-only coverage/accuracy, dateparser
+# test-pair pass rate and fast-path speed.
+eval-dates: install
+	$(BIN)/python -m bench.eval_dates
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,6 @@
-"""Small typed normalisers: dates from dump headers, language, counts, ids and hashes.
+"""Small typed normalisers: language, counts, ids, hashes, URLs and inline text.
+
+Dates have their own module, :mod:`pipeline.dates`.
 
 Error policy: a normaliser never raises on bad input; it returns ``None`` (unknown) and the caller
 records a warning naming the value. Every function here is idempotent where that makes sense
@@ -10,93 +12,69 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
-PRECISIONS = ("year", "month", "day", "minute", "second")
-_HEADER_DATE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?$")
 _WS = re.compile(r"\s+")
 _HAS_ALNUM = re.compile(r"\w")
 MIN_LANGUAGE_CHARS = 20
 
 
-class PublishedDate(NamedTuple):
-    at: datetime
-    precision: str
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ocid|"
+                       r"ref|ref_src|cmpid|wt_mc|wt\.mc_id|at_medium|at_campaign|xtor)$",
+                       re.IGNORECASE)
 
 
-def parse_header_date(text: str) -> PublishedDate | None:
-    """``2023-01`` -> 2023-01-01T00:00Z with precision ``month``; never invents a finer precision.
+def canonical_url(url: str | None) -> str | None:
+    """Lower-case scheme and host, no ``www.``, no default port, no fragment, no tracking
+    parameters (``utm_*``, ``fbclid``, ...); the path and other parameters as written.
 
-    Returns None for text that is not a valid ``YYYY[-MM[-DD]]`` date.
+    ``canonical_url(canonical_url(u)) == canonical_url(u)``; text that is not an http(s) URL is
+    returned stripped, unchanged.
     """
-    match = _HEADER_DATE.match(text.strip())
-    if not match:
+    if url is None or not url.strip():
         return None
-    year = int(match.group("y"))
-    month = int(match.group("m") or 1)
-    day = int(match.group("d") or 1)
-    precision = "day" if match.group("d") else "month" if match.group("m") else "year"
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    value = url.strip()
     try:
-        return PublishedDate(datetime(year, month, day, tzinfo=UTC), precision)
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return value
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return value
+    host = parts.hostname.lower().removeprefix("www.")
+    if port and (parts.scheme.lower(), port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if not _TRACKING.match(k)])
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
+
+
+def host_of(url: str | None) -> str | None:
+    """``source_domain``: the URL's host without ``www.`` (None without a URL)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url.strip()).hostname
     except ValueError:
         return None
+    return host.lower().removeprefix("www.") if host else None
 
 
-_DOTTED = re.compile(r"^(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>\d{4})"
-                     r"(?:,?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})(?::(?P<S>\d{2}))?(?:\s*Uhr)?)?$")
-_CLOCK = re.compile(r"\d{1,2}:\d{2}")
-_CLOCK_SECONDS = re.compile(r"\d{1,2}:\d{2}:\d{2}")
-_EPOCH = re.compile(r"^\d{9,10}(?:\.\d+)?$|^\d{12,13}$")
+_SOFT = str.maketrans({"\u00ad": None, "\u200b": None, "\ufeff": None})
 
 
-def parse_date(text: str) -> tuple[PublishedDate | None, str | None]:
-    """A date as sources write it in metadata: ``YYYY[-MM[-DD]]``, ISO 8601 (with or without
-    offset), RFC 2822 (feeds), ``30.01.2023[ 14:05]``, Unix epoch seconds or milliseconds.
-
-    Returns ``(date, warning)``; ``(None, None)`` for text it cannot read. A time without a UTC
-    offset is read as UTC and says so in the warning (issue 5 brings outlet time zones).
-    """
-    value = text.strip()
-    if not value:
-        return None, None
-    header = parse_header_date(value)
-    if header is not None:
-        return header, None
-    if _EPOCH.match(value):
-        seconds = float(value) / (1000 if len(value) >= 12 and "." not in value else 1)
-        return PublishedDate(datetime.fromtimestamp(int(seconds), UTC), "second"), None
-    dotted = _DOTTED.match(value)
-    if dotted:
-        g = dotted.groupdict()
-        try:
-            at = datetime(int(g["y"]), int(g["m"]), int(g["d"]), int(g["H"] or 0),
-                          int(g["M"] or 0), int(g["S"] or 0), tzinfo=UTC)
-        except ValueError:
-            return None, None
-        precision = "second" if g["S"] else "minute" if g["H"] else "day"
-        return PublishedDate(at, precision), (None if precision == "day" else
-                                              f"no UTC offset in {value!r}; read as UTC")
-    iso = value.replace("Z", "+00:00") if value.endswith("Z") else value
-    try:
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None, None
-    if not _CLOCK.search(value):
-        return PublishedDate(parsed.replace(tzinfo=UTC), "day"), None
-    precision = "second" if _CLOCK_SECONDS.search(value) else "minute"
-    if parsed.tzinfo is None:
-        return (PublishedDate(parsed.replace(tzinfo=UTC), precision),
-                f"no UTC offset in {value!r}; read as UTC")
-    return PublishedDate(parsed.astimezone(UTC).replace(microsecond=0), precision), None
+def clean_inline(text: str | None) -> str | None:
+    """Titles and teasers: soft hyphens and zero-width characters out, whitespace collapsed,
+    NFC; quotes and dashes kept as written."""
+    if text is None:
+        return None
+    cleaned = _WS.sub(" ", unicodedata.normalize("NFC", text.translate(_SOFT))).strip()
+    return cleaned or None
 
 
 def normalise_text(text: str) -> str:

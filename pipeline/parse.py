@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipeline import normalise
-from pipeline.records import Fields, RawRecord, Reject
+from pipeline import dates, normalise
+from pipeline.records import RawRecord, Reject
 from pipeline.textdump import (
     clean_paragraph,
     parse_file_name,
@@ -18,54 +20,79 @@ from pipeline.textdump import (
 LOGGER = logging.getLogger(__name__)
 
 
-def build_article(record: RawRecord, run_id: str) -> dict[str, Any] | Reject:
-    """Turn one decoded record into an ``articles`` row, or a reject saying why not."""
-    if record.fields is not None:
-        return _from_fields(record, record.fields, run_id)
-    parsed = parse_text_dump(record.text)
-    body = parsed.body
-    if not body.strip():
-        return Reject.of(record.source_file, record.locator, "no_body",
-                         f"no body text ({parsed.layout} layout: only a header or title)",
-                         record.text, record.member)
-    warnings = list(record.warnings)
-    published = None
-    if parsed.date_text is not None:
-        published = normalise.parse_header_date(parsed.date_text)
-        if published is None:
-            warnings.append(f"unparseable date header {parsed.date_text!r}")
-            LOGGER.warning("%s: unparseable date header %r", record.source_file,
-                           parsed.date_text)
-    name = parse_file_name(PurePosixPath(record.member or record.source_file).name)
-    return _row(record, run_id, title=parsed.title, teaser=parsed.teaser, body=body,
-                subheadings=list(parsed.subheadings), url=None, source_id=name.source_id,
-                sequence=name.sequence, published=published, layout=parsed.layout,
-                warnings=warnings, fields=None)
+@dataclass
+class _Draft:
+    """What the two kinds of record (text dump, structured fields) agree on before the row."""
+
+    title: str | None
+    teaser: str | None
+    body: str
+    subheadings: list[str]
+    layout: str
+    source_id: str | None = None
+    sequence: int | None = None
+    url: str | None = None
+    authors: list[str] = field(default_factory=list)
+    site_name: str | None = None
+    section: str | None = None
+    given_language: str | None = None
+    fetched_at: str | None = None
+    date_text: str | None = None
+    date_source: str = "metadata"
+    raw_text: str | None = None
+    """The text with its original line breaks (date lines are found line by line)."""
+    warnings: list[str] = field(default_factory=list)
 
 
-def _from_fields(record: RawRecord, fields: Fields, run_id: str) -> dict[str, Any] | Reject:
+def build_article(record: RawRecord, run_id: str, batch_date: date | None = None,
+                  date_floor: int = 1990) -> dict[str, Any] | Reject:
+    """Turn one decoded record into an ``articles`` row, or a reject saying why not.
+
+    ``batch_date`` (the start of the batch's one-day data interval) bounds plausible dates and is
+    the flagged fallback when no date is found; ``date_floor`` is the earliest plausible year.
+    """
+    draft = _draft(record)
+    if isinstance(draft, Reject):
+        return draft
+    return _row(record, run_id, draft, batch_date, date_floor)
+
+
+def _draft(record: RawRecord) -> _Draft | Reject:
+    fields = record.fields
+    if fields is None:
+        parsed = parse_text_dump(record.text)
+        if not parsed.body.strip():
+            return Reject.of(record.source_file, record.locator, "no_body",
+                             f"no body text ({parsed.layout} layout: only a header or title)",
+                             record.text, record.member)
+        name = parse_file_name(PurePosixPath(record.member or record.source_file).name)
+        return _Draft(parsed.title, parsed.teaser, parsed.body, list(parsed.subheadings),
+                      parsed.layout, name.source_id, name.sequence, date_text=parsed.date_text,
+                      date_source="header", raw_text=_after_header(record.text, parsed.date_text),
+                      warnings=list(record.warnings))
     body = "\n\n".join(_paragraphs(fields.body))
     if not body.strip():
         return Reject.of(record.source_file, record.locator, "no_body", "no body text",
                          fields.title, record.member)
-    warnings = list(record.warnings)
-    published = None
-    if fields.published:
-        published, note = normalise.parse_date(fields.published)
-        if published is None:
-            warnings.append(f"unparseable publication date {fields.published!r}")
-            LOGGER.warning("%s %s: unparseable publication date %r", record.source_file,
-                           record.locator, fields.published)
-        elif note:
-            warnings.append(note)
     source_id = None
     if fields.source_id:  # ids are only unique within a source: namespace them
         scope = fields.site_name or PurePosixPath(record.member or record.source_file).name
         source_id = f"{scope}#{fields.source_id}"
-    return _row(record, run_id, title=_clean(fields.title), teaser=_clean(fields.teaser),
-                body=body, subheadings=[], url=fields.url, source_id=source_id, sequence=None,
-                published=published, layout=fields.layout or record.format, warnings=warnings,
-                fields=fields)
+    return _Draft(normalise.clean_inline(fields.title), normalise.clean_inline(fields.teaser),
+                  body, [], fields.layout or record.format, source_id,
+                  url=normalise.canonical_url(fields.url), authors=list(fields.authors),
+                  site_name=fields.site_name, section=fields.section,
+                  given_language=fields.language, fetched_at=fields.fetched_at,
+                  date_text=fields.published,
+                  date_source="html" if record.format in ("html", "warc") else "metadata",
+                  raw_text=fields.body, warnings=list(record.warnings))
+
+
+def _after_header(text: str, date_text: str | None) -> str:
+    """The text without a dump's ``date ...`` line (its date is the header candidate)."""
+    if date_text is None:
+        return text
+    return text.split("\n", 1)[1] if "\n" in text else ""
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -76,48 +103,81 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in (clean_paragraph(line) for line in text.split("\n")) if p]
 
 
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return " ".join(value.split()) or None
+def _date_candidates(record: RawRecord, d: _Draft) -> tuple[list[dates.Candidate], str | None]:
+    """Every date the record offers, by source, and the dateline's place."""
+    found: list[dates.Candidate] = []
+    if d.date_text:
+        parsed = dates.parse_date(d.date_text, fallback=d.date_source != "header")
+        if parsed is None:
+            d.warnings.append(f"unparseable date {d.date_text!r} ({d.date_source})")
+            LOGGER.warning("%s %s: unparseable date %r", record.source_file, record.locator,
+                           d.date_text)
+        else:
+            found.append(dates.Candidate(d.date_source, parsed, d.date_text))
+    place = None
+    dateline = dates.find_dateline(d.raw_text or d.body)
+    if dateline is not None:
+        place = dateline.place
+        if dateline.date is not None:
+            found.append(dates.Candidate("dateline", dateline.date, "dateline"))
+    in_url = dates.date_in_url(d.url)
+    if in_url is not None:
+        found.append(dates.Candidate("url", in_url, d.url or ""))
+    in_text = dates.date_line(d.raw_text or "\n".join(p for p in (d.teaser, d.body) if p))
+    if in_text is not None:
+        found.append(dates.Candidate("text", in_text[1], in_text[0]))
+    name = PurePosixPath(record.member or record.source_file).name
+    in_name = dates.date_in_name(name)
+    if in_name is not None:
+        found.append(dates.Candidate("path", in_name, name))
+    return found, place
 
 
-def _row(record: RawRecord, run_id: str, *, title: str | None, teaser: str | None, body: str,
-         subheadings: list[str], url: str | None, source_id: str | None, sequence: int | None,
-         published: normalise.PublishedDate | None, layout: str, warnings: list[str],
-         fields: Fields | None) -> dict[str, Any]:
+def _row(record: RawRecord, run_id: str, d: _Draft, batch_date: date | None,
+         date_floor: int) -> dict[str, Any]:
     language, score = normalise.detect_language(
-        "\n".join(p for p in (title, teaser, body) if p))
-    if language is None and fields is not None and fields.language:
-        language = fields.language.split("-")[0].split("_")[0].lower()[:3] or None
-    chash = normalise.content_hash(title, teaser, body)
-    fetched = normalise.parse_date(fields.fetched_at)[0] if fields and fields.fetched_at else None
+        "\n".join(p for p in (d.title, d.teaser, d.body) if p))
+    if language is None and d.given_language:
+        language = d.given_language.split("-")[0].split("_")[0].lower()[:3] or None
+    host = normalise.host_of(d.url)
+    candidates, place = _date_candidates(record, d)
+    zone, zone_reason = dates.zone_for(host, language)
+    published = dates.choose(candidates, zone, zone_reason, batch_date, date_floor)
+    d.warnings.extend(published.notes)
+    fetched = dates.parse_date(d.fetched_at) if d.fetched_at else None
+    chash = normalise.content_hash(d.title, d.teaser, d.body)
     return {
-        "article_id": normalise.article_id(url, source_id, chash),
+        "article_id": normalise.article_id(d.url, d.source_id, chash),
         "source_file": record.source_file,
         "member": record.member,
         "locator": record.locator,
         "format": record.format,
-        "source_id": source_id,
-        "sequence": sequence,
-        "url": url,
-        "authors": list(fields.authors) if fields else [],
-        "site_name": fields.site_name if fields else None,
-        "section": fields.section if fields else None,
-        "title": title,
-        "teaser": teaser,
-        "body": body,
-        "subheadings": subheadings,
+        "source_id": d.source_id,
+        "sequence": d.sequence,
+        "url": d.url,
+        "source_domain": host,
+        "authors": d.authors,
+        "site_name": d.site_name,
+        "section": d.section,
+        "title": d.title,
+        "teaser": d.teaser,
+        "body": d.body,
+        "subheadings": d.subheadings,
         "language": language,
-        "language_score": score,
-        "published_at": published.at if published else None,
-        "published_precision": published.precision if published else None,
-        "fetched_at": fetched.at if fetched else None,
-        "word_count": normalise.word_count(body),
-        "char_count": len(body),
+        "language_confidence": score,
+        "published_at": published.at,
+        "published_local": published.local,
+        "published_precision": published.precision,
+        "published_source": published.source,
+        "published_confidence": published.confidence,
+        "published_flag": published.flag,
+        "dateline_place": place,
+        "fetched_at": fetched.utc(UTC) if fetched else None,
+        "word_count": normalise.word_count(d.body),
+        "char_count": len(d.body),
         "content_hash": chash,
         "encoding": record.encoding,
-        "layout": layout,
-        "warnings": warnings,
+        "layout": d.layout,
+        "warnings": d.warnings,
         "run_id": run_id,
     }

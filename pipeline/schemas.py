@@ -34,7 +34,10 @@ ARTICLES = pa.schema([
     _f("source_id", pa.string(), "Id the source gives the record (file name `NNN_<16 hex>.txt`, "
        "JSON `id`, feed guid), else null."),
     _f("sequence", pa.int32(), "Sequence number from the file name (`NNN_...`), else null."),
-    _f("url", pa.string(), "Canonical URL of the article when the dump gives one."),
+    _f("url", pa.string(), "Canonical URL of the article when the source gives one: lower-case "
+       "scheme and host, no `www.`, no fragment, no tracking parameters (utm_*, fbclid, ...)."),
+    _f("source_domain", pa.string(), "Host of the URL without `www.` (the outlet), when there "
+       "is a URL."),
     _f("authors", pa.list_(pa.string()), "Author names as the source gives them (may be empty).",
        False),
     _f("site_name", pa.string(), "Publisher or site name (news-please source_domain, HTML "
@@ -48,11 +51,27 @@ ARTICLES = pa.schema([
        False),
     _f("language", pa.string(), "ISO 639-1 code detected from title, teaser and body; null when "
        "there is too little text."),
-    _f("language_score", pa.float32(), "Confidence of the language detection (0-1)."),
-    _f("published_at", TS, "Publication time in UTC, at the start of the period given by "
-       "published_precision; null when unknown."),
-    _f("published_precision", pa.string(), "year|month|day|minute|second: how much of "
-       "published_at the source actually gave; null when unknown."),
+    _f("language_confidence", pa.float32(), "Probability of the detected language (0-1; "
+       "py3langid, normalised)."),
+    _f("published_at", TS, "Publication time in UTC. With a time (precision minute/second): the "
+       "instant, read in the outlet's zone when the source gave no offset. Without (day, month, "
+       "year): midnight UTC of the calendar date as written, never shifted by a zone. Null when "
+       "no plausible date was found and there is no batch to fall back on."),
+    _f("published_local", pa.string(), "The date as the source gives it, to its precision, with "
+       "the UTC offset (and zone) used when there is a time: `2023-01`, `2023-01-30`, "
+       "`2023-01-30T14:05+01:00 [Europe/Berlin]`."),
+    _f("published_precision", pa.string(), "year|month|day|minute|second: how much of the date "
+       "the source actually gave (never finer)."),
+    _f("published_source", pa.string(), "Where the date came from: header (dump date line), "
+       "metadata (record/feed field), html (page markup), dateline, url, text (first date in "
+       "the opening), path (file name) or batch (no date found: the batch date, flagged)."),
+    _f("published_confidence", pa.float32(), "Trust in published_source (0-1): header 0.95, "
+       "metadata 0.9, html 0.85, dateline 0.8, url 0.75, text 0.5, path 0.4, batch 0.1."),
+    _f("published_flag", pa.string(), "Comma-separated problems: after_interval:<source> (a "
+       "date after the batch's data interval), before_floor:<source> (before settings "
+       "date_floor), batch_fallback; null when none. Flagged dates are not used."),
+    _f("dateline_place", pa.string(), "Place of a dateline opening the text (`DAUN, "
+       "12.04.2016 - 15:47 Uhr -`, `Berlin (dpa) -`), title-cased."),
     _f("fetched_at", TS, "When the page was crawled (WARC-Date), for WARC records; not a "
        "publication date."),
     _f("word_count", pa.int32(), "Words in body (Unicode word tokens).", False),

@@ -60,6 +60,9 @@ class Settings:
     environment: JSON."""
     max_body_chars: int = 1_000_000
     """Longest body handed to spaCy; longer bodies are enriched up to this length only."""
+    date_floor: int = 1990
+    """Earliest plausible publication year: an older date is flagged (``published_flag``) and
+    not used as the publication date."""
     keep_previous: bool = True
     """Keep the version a publish replaced (for rollback and for readers still scanning it)."""
     schedule: str = "0 2 * * *"

@@ -146,7 +146,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
             if isinstance(rec, Reject):
                 reject(rec)
                 continue
-            row = build_article(rec, run_id)
+            row = build_article(rec, run_id, batch_date, settings.date_floor)
             if isinstance(row, Reject):
                 reject(row)
             elif (earlier := dedupe.check(row["article_id"], row["content_hash"], row["url"],

@@ -125,13 +125,15 @@ def test_reject_reasons_are_readable(warehouse: duckdb.DuckDBPyConnection) -> No
 
 def test_usable_articles_load_with_warnings(warehouse: duckdb.DuckDBPyConnection) -> None:
     rows = {(r["source_file"], r["locator"]): r for r in query(
-        warehouse, "SELECT source_file, locator, warnings, body, published_at FROM articles")}
+        warehouse, "SELECT source_file, locator, warnings, body, published_source, "
+                   "published_flag FROM articles")}
     for name, expect in EXPECTED.items():
         for locator, text in (expect.get("warnings") or {}).items():
             row = rows[(name, locator)]
             assert any(text in w for w in row["warnings"]), (name, row["warnings"])
-            if "date" in text:
-                assert row["published_at"] is None
+            if "date" in text:  # no usable date: the batch date, and it says so
+                assert row["published_source"] == "batch"
+                assert "batch_fallback" in row["published_flag"]
     assert "München" in rows[("broken/mojibake.txt", "file")]["body"]
     assert "Ã" not in rows[("broken/mojibake.txt", "file")]["body"]
 

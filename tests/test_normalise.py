@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,19 +9,20 @@ from hypothesis import strategies as st
 from pipeline import normalise
 
 
-@pytest.mark.parametrize(("text", "at", "precision"), [
-    ("2023-01", datetime(2023, 1, 1, tzinfo=UTC), "month"),
-    ("2023", datetime(2023, 1, 1, tzinfo=UTC), "year"),
-    ("2023-01-31", datetime(2023, 1, 31, tzinfo=UTC), "day"),
-    ("2016-4-2", datetime(2016, 4, 2, tzinfo=UTC), "day"),
+@pytest.mark.parametrize(("text", "expected"), [
+    ("https://WWW.Example.org:443/a/b?utm_source=x&id=3#top", "https://example.org/a/b?id=3"),
+    ("HTTP://Spiegel.de", "http://spiegel.de/"),
+    ("https://taz.de/!5912?fbclid=abc", "https://taz.de/!5912"),
+    ("not a url", "not a url"),
 ])
-def test_header_date(text: str, at: datetime, precision: str) -> None:
-    assert normalise.parse_header_date(text) == (at, precision)
+def test_canonical_url(text: str, expected: str) -> None:
+    assert normalise.canonical_url(text) == expected
+    assert normalise.canonical_url(expected) == expected
 
 
-@pytest.mark.parametrize("text", ["2023-13", "2023-02-30", "23-01", "January", ""])
-def test_bad_header_date_is_unknown(text: str) -> None:
-    assert normalise.parse_header_date(text) is None
+def test_clean_inline_drops_soft_hyphens_keeps_quotes() -> None:
+    assert normalise.clean_inline("  Bundes\u00adregierung „streitet“\n über  Etat ") == \
+        "Bundesregierung „streitet“ über Etat"
 
 
 @given(st.text())

@@ -95,9 +95,11 @@ def test_same_article_in_later_dump_keeps_its_id(tmp_path: Path) -> None:
                    "WHERE source_id = '5fa03b91928cf31a' ORDER BY 1")
     assert [r["d"] for r in ids] == ["2023-01-31", "2023-02-02"]
     assert ids[0]["article_id"] == ids[1]["article_id"]
-    bad = rows(wh, "SELECT published_at, warnings FROM articles "
+    bad = rows(wh, "SELECT published_source, published_flag, warnings FROM articles "
                    "WHERE source_file LIKE '%00000000000000a1.txt'")
-    assert bad == [{"published_at": None, "warnings": ["unparseable date header '2023-13'"]}]
+    assert bad == [{"published_source": "batch", "published_flag": "batch_fallback",
+                    "warnings": ["unparseable date '2023-13' (header)",
+                                 "no publication date found: the batch date 2023-02-02 is used"]}]
 
 
 def test_catalog_survives_move_and_other_working_directory(tmp_path: Path,
