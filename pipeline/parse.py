@@ -8,7 +8,7 @@ from datetime import UTC, date
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipeline import dates, normalise
+from pipeline import dates, neardup, normalise
 from pipeline.records import RawRecord, Reject
 from pipeline.textdump import (
     clean_paragraph,
@@ -176,6 +176,8 @@ def _row(record: RawRecord, run_id: str, d: _Draft, batch_date: date | None,
         "word_count": normalise.word_count(d.body),
         "char_count": len(d.body),
         "content_hash": chash,
+        "duplicate_cluster_id": "",  # set at publish, against every published batch
+        "minhash": neardup.signature(d.body).tolist(),
         "encoding": record.encoding,
         "layout": d.layout,
         "warnings": d.warnings,

@@ -78,6 +78,13 @@ ARTICLES = pa.schema([
     _f("char_count", pa.int32(), "Characters in body.", False),
     _f("content_hash", pa.string(), "SHA-256 of the normalised title, teaser and body: equal "
        "hashes mean equal content.", False),
+    _f("duplicate_cluster_id", pa.string(), "Near-duplicate cluster (wire copies, re-edits, "
+       "another headline): the article_id of the cluster's first article, across batches; "
+       "equal to article_id for an article with no near duplicate. MinHash/LSH on word "
+       "3-shingles of the body, estimated Jaccard >= 0.5.", False),
+    _f("minhash", pa.list_(pa.uint32()), "MinHash signature of the body (128 values): the "
+       "index later batches are clustered against. Internal; hidden by the articles view.",
+       False),
     _f("encoding", pa.string(), "Text encoding the raw bytes were decoded from.", False),
     _f("layout", pa.string(), "Layout within the format: for text dumps dated (date header), "
        "titled (title line) or plain; for JSON news-please or mapped; else the format.", False),
@@ -132,6 +139,18 @@ TABLES: dict[str, pa.Schema] = {
     "rejects": REJECTS,
     "runs": RUNS,
 }
+
+
+INTERNAL_COLUMNS: dict[str, tuple[str, ...]] = {"articles": ("minhash",)}
+"""Stored for the pipeline's own use and hidden by the catalog's views."""
+
+
+def view_schema(table: str) -> pa.Schema:
+    """What the catalog view of ``table`` shows: the table schema without internal columns."""
+    schema = TABLES[table]
+    for name in INTERNAL_COLUMNS.get(table, ()):
+        schema = schema.remove(schema.get_field_index(name))
+    return schema
 
 
 def file_schema(table: str) -> pa.Schema:

@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from pipeline import storage
+from pipeline import neardup, storage
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
 from pipeline.readers import InputFile, read_records
@@ -113,6 +115,37 @@ class Deduper:
         first, all_urls = earlier or (lineage, True)
         self._hashes[content_hash] = (first, all_urls and url is not None)
         return None
+
+
+def _near_duplicates(wh: storage.Warehouse, batch_date: date,
+                     parts: list[Path]) -> dict[str, str]:
+    """Cluster id of each staged article, against every other published batch."""
+    new: list[neardup.Member] = []
+    for part in parts:
+        table = pq.read_table(part, columns=["article_id", "minhash"])
+        for article_id, sig in zip(table.column("article_id").to_pylist(),
+                                   table.column("minhash").to_pylist(), strict=True):
+            new.append(neardup.Member(str(article_id), np.asarray(sig, dtype=np.uint32)))
+    earlier: list[neardup.Member] = []
+    for other in wh.published_batches():
+        version = wh.current_version(other)
+        if other == batch_date or version is None:
+            continue
+        for path in sorted((version / "articles").glob("*.parquet")):
+            names = pq.ParquetFile(path).schema_arrow.names
+            if "minhash" not in names:  # published before near-duplicate clustering
+                continue
+            table = pq.read_table(path, columns=["article_id", "duplicate_cluster_id",
+                                                 "minhash"])
+            for article_id, cluster_id, sig in zip(*(table.column(c).to_pylist() for c in (
+                    "article_id", "duplicate_cluster_id", "minhash")), strict=True):
+                earlier.append(neardup.Member(str(article_id), np.asarray(sig, np.uint32),
+                                              str(cluster_id or article_id)))
+    clusters = neardup.cluster(new, earlier)
+    joined = sum(1 for a, c in clusters.items() if a != c)
+    LOGGER.info("batch %s: %d of %d articles are near duplicates (compared with %d earlier)",
+                batch_date, joined, len(new), len(earlier))
+    return clusters
 
 
 def _lineage(rec: RawRecord) -> str:
@@ -214,6 +247,9 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
         batch_dedupe = Deduper()
         extra_rejects: list[dict[str, Any]] = []
 
+        clusters = _near_duplicates(wh, batch_date, [_part(staging, "articles", i)
+                                                     for i in range(n)])
+
         def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
             cols: dict[str, list[Any]] = {c: rb.column(c).to_pylist() for c in (
                 "article_id", "content_hash", "url", "source_file", "member", "locator", "body")}
@@ -230,7 +266,11 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
                         cols["source_file"][i], cols["locator"][i] or "file", "duplicate",
                         f"duplicate of {earlier} in the same batch (article_id {article_id})",
                         cols["body"][i], cols["member"][i]).row(run_id))
-            return rb.filter(pa.array(mask, pa.bool_()))
+            rb = rb.filter(pa.array(mask, pa.bool_()))
+            ids = [str(a) for a in rb.column("article_id").to_pylist()]
+            at = rb.schema.get_field_index("duplicate_cluster_id")
+            return rb.set_column(at, rb.schema.field(at),
+                                 pa.array([clusters.get(a, a) for a in ids], pa.string()))
 
         def drop_entities(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
             gone = dropped.get(index)

@@ -1,7 +1,7 @@
 -- articles: One row per loaded article (clean, normalised, deduplicated within each batch).
 -- Columns are documented in pipeline/schemas.py (and the README).
 CREATE OR REPLACE VIEW articles AS
-SELECT *
+SELECT * EXCLUDE (minhash)
 FROM read_parquet(
     table_glob('articles'),
     hive_partitioning = true,
