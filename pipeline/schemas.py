@@ -105,6 +105,23 @@ ENTITIES = pa.schema([
     _f("run_id", pa.string(), "Run that produced the row.", False),
 ])
 
+TIME_MENTIONS = pa.schema([
+    _f("article_id", pa.string(), "Article the expression is in (articles.article_id).", False),
+    _f("batch_date", pa.date32(), "Batch partition, as in articles.", False),
+    _f("text", pa.string(), "The expression, exactly body[start_char:end_char] (`am Dienstag`, "
+       "`gestern`, `vergangene Woche`, `last year`, `vor drei Tagen`).", False),
+    _f("start_char", pa.int32(), "Offset of the first character in articles.body.", False),
+    _f("end_char", pa.int32(), "Offset after the last character in articles.body.", False),
+    _f("value", pa.string(), "What it refers to, from the local publication date: a day "
+       "`2023-01-31`, an ISO week `2023-W04`, a month `2023-01` or a year `2024`; null when the "
+       "publication date is not precise enough (see note)."),
+    _f("precision", pa.string(), "day|week|month|year: the granularity of the expression.",
+       False),
+    _f("note", pa.string(), "Why the expression is unresolved (e.g. `needs a publication day, "
+       "the article has month`); null when resolved."),
+    _f("run_id", pa.string(), "Run that produced the row.", False),
+])
+
 REJECTS = pa.schema([
     _f("batch_date", pa.date32(), "Batch partition.", False),
     _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
@@ -136,6 +153,7 @@ RUNS = pa.schema([
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
+    "time_mentions": TIME_MENTIONS,
     "rejects": REJECTS,
     "runs": RUNS,
 }

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import neardup, storage
+from pipeline import neardup, storage, timex
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
 from pipeline.readers import InputFile, read_records
@@ -35,6 +35,7 @@ LOGGER = logging.getLogger(__name__)
 PLAN = "plan.json"
 SHARDS = "shards"
 PARTS = "parts"
+STAGED_TABLES = ("articles", "rejects", "entities", "time_mentions")
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,18 @@ def _near_duplicates(wh: storage.Warehouse, batch_date: date,
     return clusters
 
 
+def _time_mentions(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """``time_mentions`` rows of one article, resolved against its local publication date."""
+    local = row["published_local"]
+    published = date.fromisoformat(local[:10]) if local and len(local) >= 10 else (
+        date(int(local[:4]), int(local[5:7]) if len(local) >= 7 else 1, 1) if local else None)
+    precision = row["published_precision"] if row["published_source"] != "batch" else None
+    return [{"article_id": row["article_id"], "text": m.text, "start_char": m.start_char,
+             "end_char": m.end_char, "value": m.value, "precision": m.precision,
+             "note": m.note, "run_id": run_id}
+            for m in timex.find(row["body"], published, precision)]
+
+
 def _lineage(rec: RawRecord) -> str:
     """``file [member] locator`` as a person would look it up."""
     member = f" [{rec.member}]" if rec.member else ""
@@ -163,6 +176,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
     staging = shard.parent.parent
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
+    mentions: list[dict[str, Any]] = []
     dedupe = Deduper()
     counts: Counter[str] = Counter()
 
@@ -189,6 +203,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
                                  f"(article_id {row['article_id']})", row["body"], rec.member))
             else:
                 articles.append(row)
+                mentions.extend(_time_mentions(row, run_id))
                 counts["loaded"] += 1
     out = {
         "articles": storage.write_table(_part(staging, "articles", index),
@@ -197,6 +212,9 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
         "rejects": storage.write_table(_part(staging, "rejects", index),
                                        storage.rows_to_table("rejects", rejects),
                                        settings.row_group_rows),
+        "time_mentions": storage.write_table(_part(staging, "time_mentions", index),
+                                             storage.rows_to_table("time_mentions", mentions),
+                                             settings.row_group_rows),
     }
     storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
         "files": counts["files"], "records_read": counts["read"],
@@ -233,7 +251,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
     run_id = plan["run_id"]
     staging = plan_path.parent
     n = len(plan["shards"])
-    missing = [f"{table} part {i}" for table in ("articles", "rejects", "entities")
+    missing = [f"{table} part {i}" for table in STAGED_TABLES
                for i in range(n) if not _part(staging, table, i).exists()]
     if missing:
         raise PublishError(f"run {run_id}: staged outputs missing: {', '.join(missing)}")
@@ -280,7 +298,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
                                                 value_set=pa.array(sorted(gone)))))
 
         parts = {t: [_part(staging, t, i) for i in range(n)]
-                 for t in ("articles", "rejects", "entities")}
+                 for t in STAGED_TABLES}
         loaded, _ = storage.compact(parts["articles"], version / "articles", "articles",
                                     settings.row_group_rows, settings.max_file_rows, dedupe)
         extra = storage.write_table(staging / PARTS / "rejects" / "duplicates.parquet",
@@ -291,6 +309,8 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
         entities, _ = storage.compact(parts["entities"], version / "entities", "entities",
                                       settings.row_group_rows, settings.max_file_rows,
                                       drop_entities)
+        storage.compact(parts["time_mentions"], version / "time_mentions", "time_mentions",
+                        settings.row_group_rows, settings.max_file_rows, drop_entities)
         if loaded + rejected != counts["records_read"]:
             raise PublishError(
                 f"run {run_id}: counts do not reconcile: read {counts['records_read']} != "
