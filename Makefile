@@ -51,6 +51,10 @@ NER_RUN := $(NER_BUILD)/runs/train
 train-ner: install
 	$(BIN)/python -m training.ner.convert --data ../shared/data --out $(NER_BUILD)
 	$(BIN)/python -m training.ner.gazetteer --out $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
+	$(BIN)/python -m training.ner.rawtext --out $(NER_BUILD)/raw.jsonl
+	$(BIN)/python -m training.ner.vectors --no-lexicon --raw $(NER_BUILD)/raw.jsonl \
+		--gazetteer $(NER_BUILD)/gazetteer.jsonl --out $(NER_BUILD)/vectors.txt
+	$(BIN)/python -m spacy init vectors de $(NER_BUILD)/vectors.txt $(NER_BUILD)/vectors_model --prune 20000
 	$(BIN)/python -m spacy train training/ner/config.cfg --output $(NER_RUN)
 	$(BIN)/python -m training.ner.package $(NER_RUN)/model-best --out models/de_news \
 		--gazetteer $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train

