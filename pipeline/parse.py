@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from pathlib import PurePosixPath
@@ -96,6 +97,18 @@ def _after_header(text: str, date_text: str | None) -> str:
     return text.split("\n", 1)[1] if "\n" in text else ""
 
 
+_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _folder_source(source_file: str) -> str | None:
+    """The source a file's lineage names: its first folder below the landing day folder
+    (``2023-01-31/bbc/sport/199.txt`` -> ``bbc``), if any."""
+    parts = PurePosixPath(source_file).parts[:-1]
+    if parts and _DAY_FOLDER.match(parts[0]):
+        parts = parts[1:]
+    return parts[0] if parts else None
+
+
 def _paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs; text without blank lines (trafilatura output, feeds)
     has one paragraph per line."""
@@ -158,7 +171,7 @@ def _row(record: RawRecord, run_id: str, d: _Draft, batch_date: date | None,
         "url": d.url,
         "source_domain": host,
         "authors": d.authors,
-        "site_name": d.site_name,
+        "site_name": d.site_name or _folder_source(record.source_file),
         "section": d.section,
         "title": d.title,
         "teaser": d.teaser,

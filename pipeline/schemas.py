@@ -41,7 +41,8 @@ ARTICLES = pa.schema([
     _f("authors", pa.list_(pa.string()), "Author names as the source gives them (may be empty).",
        False),
     _f("site_name", pa.string(), "Publisher or site name (news-please source_domain, HTML "
-       "site name, feed title), when known."),
+       "site name, feed title); else the file's first folder below the landing day folder "
+       "(`2023-01-31/bbc/sport/199.txt` -> `bbc`); null when neither is known."),
     _f("section", pa.string(), "Section, category or topic label the source gives, when known."),
     _f("title", pa.string(), "Headline, when the layout has one."),
     _f("teaser", pa.string(), "Lead/teaser paragraph, when the layout has one."),

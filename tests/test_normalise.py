@@ -54,3 +54,12 @@ def test_language_detection() -> None:
         == "de"
     assert normalise.detect_language("The government said on Thursday it would act.")[0] == "en"
     assert normalise.detect_language("ok") == (None, None)
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Die Bundesregierung will die Steuern senken.", "de"),
+    ("The government wants to cut taxes next year.", "en"),
+])
+def test_language_of_a_short_teaser(text: str, language: str) -> None:
+    code, confidence = normalise.detect_language(text)
+    assert code == language and confidence is not None and confidence > 0.9
