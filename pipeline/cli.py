@@ -85,6 +85,36 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
     click.echo(f"batch {batch_date}: run {result.run_id}: {rows}")
 
 
+@main.command("backfill")
+@click.option("--archive", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="Folder laid out like the landing folder: <archive>/YYYY-MM-DD/.")
+@click.option("--from", "start", required=True, callback=_parse_date, help="First day.")
+@click.option("--to", "end", required=True, callback=_parse_date, help="Last day (included).")
+@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Days processed at once (processes).")
+@click.option("--force", is_flag=True, help="Re-run days already published from the same "
+              "inputs with this code version.")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
+@click.pass_context
+def backfill_cmd(ctx: click.Context, archive: Path, start: date, end: date, parallel: int,
+                 force: bool, warehouse: Path | None) -> None:
+    """Run every day of an archive; restartable (done days are skipped) and parallel."""
+    from pipeline.backfill import DayResult, backfill
+
+    settings = _settings(ctx, warehouse=warehouse)
+
+    def report(result: DayResult) -> None:
+        click.echo(f"{result.batch_date} {result.status}: {result.detail}")
+
+    results = backfill(archive, start, end, settings, parallel, force, report)
+    counts = {s: sum(1 for r in results if r.status == s)
+              for s in ("loaded", "skipped", "empty", "failed")}
+    click.echo("backfill: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts["failed"]:
+        raise click.ClickException(f"{counts['failed']} day(s) failed; re-run to retry them")
+
+
 def _query_run(settings: Settings, run_id: str) -> tuple[list[str], str]:
     from pipeline.catalog import query
 

@@ -147,6 +147,9 @@ RUNS = pa.schema([
     _f("articles_loaded", pa.int64(), "Rows written to articles.", False),
     _f("records_rejected", pa.int64(), "Rows written to rejects; read = loaded + rejected.", False),
     _f("entities_found", pa.int64(), "Rows written to entities.", False),
+    _f("input_fingerprint", pa.string(), "SHA-256 over the names and contents of the input "
+       "files: a backfill skips a batch whose current run has the same fingerprint and "
+       "code_version."),
     _f("is_current", pa.bool_(), "True for the run whose data is published for the batch; earlier "
        "runs of the same batch are kept as history.", False),
 ])
