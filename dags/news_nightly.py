@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from pipeline.settings import Settings
@@ -35,6 +35,8 @@ def _batch() -> tuple[pendulum.Date, pendulum.Date]:
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2),
                   "retry_exponential_backoff": True, "owner": "news-etl"},
     tags=["news-etl", "ingestion"],
+    params={"allow_checks": Param("", type="string", description="Quality checks allowed to "
+                                  "fail for this run, comma-separated (operator override).")},
     doc_md=__doc__,
 )
 def news_nightly() -> None:
@@ -71,7 +73,9 @@ def news_nightly() -> None:
         from pipeline import stages
 
         plan_path = stages.plan_of_shard(Path(shards[0]))
-        return str(stages.publish_batch(plan_path, _batch()[0], Settings.load()))
+        allow = get_current_context()["params"].get("allow_checks") or None
+        return str(stages.publish_batch(plan_path, _batch()[0],
+                                        Settings.load({"quality_override": allow})))
 
     @task
     def refresh_catalog(version: str) -> str:

@@ -60,18 +60,21 @@ def main(ctx: click.Context, warehouse: Path | None, verbose: int, quiet: bool) 
               help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
 @click.option("--landing", type=click.Path(path_type=Path), default=None,
               help="Landing folder (env NEWSETL_LANDING).")
+@click.option("--allow", "allow", default=None, metavar="CHECK[,CHECK]",
+              help="Quality checks allowed to fail for this run (recorded as overridden).")
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse: Path | None,
-        landing: Path | None) -> None:
+        landing: Path | None, allow: str | None) -> None:
     """Process one batch: parse, normalise, enrich, publish, refresh the catalog."""
     from datetime import timedelta
 
     from pipeline import readers, stages
     from pipeline.catalog import CatalogError
     from pipeline.enrich import ModelNotFoundError
+    from pipeline.quality import QualityGateError
     from pipeline.storage import BatchLockedError
 
-    settings = _settings(ctx, warehouse=warehouse, landing=landing)
+    settings = _settings(ctx, warehouse=warehouse, landing=landing, quality_override=allow)
     if input_path is not None:
         files = readers.list_input_files(input_path)
     else:
@@ -79,7 +82,8 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
                                       batch_date + timedelta(days=1))
     try:
         result = stages.run_batch(files, batch_date, settings)
-    except (stages.PublishError, ModelNotFoundError, BatchLockedError, CatalogError) as exc:
+    except (stages.PublishError, ModelNotFoundError, BatchLockedError, CatalogError,
+            QualityGateError) as exc:
         raise click.ClickException(str(exc)) from exc
     _, rows = _query_run(settings, result.run_id)
     click.echo(f"batch {batch_date}: run {result.run_id}: {rows}")

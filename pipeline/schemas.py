@@ -154,12 +154,26 @@ RUNS = pa.schema([
        "runs of the same batch are kept as history.", False),
 ])
 
+QUALITY_CHECKS = pa.schema([
+    _f("batch_date", pa.date32(), "Batch partition.", False),
+    _f("run_id", pa.string(), "Run the check was made for.", False),
+    _f("check", pa.string(), "Check name: empty_body_share, unparseable_date_share, "
+       "dates_outside_interval, language_shift, volume_ratio_low, volume_ratio_high, "
+       "duplicate_rate, entity_coverage.", False),
+    _f("status", pa.string(), "pass, fail (blocks publishing), skipped (inputs missing, e.g. "
+       "too little history) or overridden (failed, let through by an operator).", False),
+    _f("observed", pa.float64(), "The measured figure (a share or a ratio)."),
+    _f("threshold", pa.float64(), "The limit from settings quality_thresholds.", False),
+    _f("detail", pa.string(), "The figures behind the observation, for a person.", False),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
     "time_mentions": TIME_MENTIONS,
     "rejects": REJECTS,
     "runs": RUNS,
+    "quality_checks": QUALITY_CHECKS,
 }
 
 

@@ -63,6 +63,13 @@ class Settings:
     date_floor: int = 1990
     """Earliest plausible publication year: an older date is flagged (``published_flag``) and
     not used as the publication date."""
+    quality_gate: bool = True
+    """Run the quality checks before publishing (``pipeline/quality.py``); off only for tests
+    that feed random bytes."""
+    quality_thresholds: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of the quality thresholds by check name (defaults in pipeline/quality.py)."""
+    quality_override: str = ""
+    """Comma-separated checks allowed to fail for this run (``newsetl run --allow``)."""
     keep_previous: bool = True
     """Keep the version a publish replaced (for rollback and for readers still scanning it)."""
     schedule: str = "0 2 * * *"

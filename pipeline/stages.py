@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import neardup, storage, timex
+from pipeline import neardup, quality, storage, timex
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
 from pipeline.readers import InputFile, read_records
@@ -150,6 +150,37 @@ class Deduper:
         first, all_urls = earlier or (lineage, True)
         self._hashes[content_hash] = (first, all_urls and url is not None)
         return None
+
+
+def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_date: date,
+                  run_id: str, settings: Settings) -> None:
+    """Check the built version; on failure remove it and raise (the live state is kept)."""
+    if not settings.quality_gate:  # recorded, so nobody mistakes it for a passed gate
+        storage.write_table(version / "quality_checks" / "part-00000.parquet",
+                            storage.rows_to_table("quality_checks", [quality.Check(
+                                "all", "skipped", None, 0.0,
+                                "quality gate disabled by settings (quality_gate = false)"
+                            ).row(run_id)]), settings.row_group_rows)
+        return
+    history = [v for d in wh.published_batches() if d < batch_date
+               and (v := wh.current_version(d)) is not None]
+    de_model = settings.ner_models.get("de", "none")
+    checks = quality.run_checks(
+        version, history, {k: float(v) for k, v in settings.quality_thresholds.items()},
+        [c.strip() for c in settings.quality_override.split(",") if c.strip()],
+        german_ner=de_model not in ("", "none"), batch_date=batch_date)
+    storage.write_table(version / "quality_checks" / "part-00000.parquet",
+                        storage.rows_to_table("quality_checks",
+                                              [c.row(run_id) for c in checks]),
+                        settings.row_group_rows)
+    failed = quality.failures(checks)
+    for check in checks:
+        LOGGER.info("quality %s: %s (observed %s, threshold %s; %s)", check.check,
+                    check.status, check.observed, check.threshold, check.detail)
+    if failed:
+        quality.save_report(staging / "quality_checks.json", checks, run_id)
+        shutil.rmtree(version)
+        raise quality.QualityGateError(quality.message(batch_date, failed))
 
 
 def _near_duplicates(wh: storage.Warehouse, batch_date: date,
@@ -362,6 +393,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
             "input_fingerprint": plan.get("input_fingerprint"),
             "is_current": True,
         }
+        _quality_gate(wh, version, staging, batch_date, run_id, settings)
         history = _run_history(wh, batch_date)
         storage.write_table(version / "runs" / "part-00000.parquet",
                             storage.rows_to_table("runs", [*history, run_row]),
