@@ -70,6 +70,8 @@ class Settings:
     """Overrides of the quality thresholds by check name (defaults in pipeline/quality.py)."""
     quality_override: str = ""
     """Comma-separated checks allowed to fail for this run (``newsetl run --allow``)."""
+    staging_ttl_hours: int = 24
+    """Staging folders of dead runs older than this are removed when a new run is planned."""
     keep_previous: bool = True
     """Keep the version a publish replaced (for rollback and for readers still scanning it)."""
     schedule: str = "0 2 * * *"

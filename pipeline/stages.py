@@ -11,6 +11,7 @@ import hashlib
 import logging
 import math
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     """Split the batch's files into shards and write the plan to the run's staging folder."""
     run_id = run_id or new_run_id(batch_date)
     wh = storage.Warehouse(settings.warehouse)
+    remove_stale_staging(wh, settings.staging_ttl_hours)
     staging = wh.staging(run_id)
     n_shards = max(1, min(settings.max_shards, math.ceil(len(inputs) / settings.shard_files)))
     size = math.ceil(len(inputs) / n_shards) if inputs else 0
@@ -83,6 +85,26 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     LOGGER.info("planned run %s for batch %s: %d files in %d shards", run_id, batch_date,
                 len(inputs), n_shards)
     return BatchPlan(run_id, batch_date, plan, shard_paths)
+
+
+def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
+    """Delete staging folders of runs that died (killed, crashed) more than ``ttl_hours`` ago.
+
+    Staged data is never visible to readers (views only follow ``_current``), so this is disk
+    hygiene; a run still in progress has touched its folder recently and is left alone.
+    """
+    root = wh.root / "_staging"
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - ttl_hours * 3600
+    removed = []
+    for folder in root.iterdir():
+        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=0.0)
+        if folder.is_dir() and max(newest, folder.stat().st_mtime) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            LOGGER.info("removed stale staging folder %s", folder.name)
+    return removed
 
 
 def input_fingerprint(inputs: Sequence[InputFile]) -> str:

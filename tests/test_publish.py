@@ -118,3 +118,19 @@ def test_catalog_refresh_needs_a_published_batch(settings: Settings) -> None:
 
     with pytest.raises(CatalogError, match="nothing published"):
         refresh_catalog(settings)
+
+
+def test_stale_staging_of_dead_runs_is_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    wh = storage.Warehouse(tmp_path / "wh")
+    dead, live = wh.staging("20230101-dead"), wh.staging("20230101-live")
+    for folder in (dead, live):
+        (folder / "parts").mkdir(parents=True)
+        (folder / "parts" / "x.parquet").write_bytes(b"x")
+    old = time.time() - 48 * 3600
+    for path in (dead / "parts" / "x.parquet", dead / "parts", dead):
+        os.utime(path, (old, old))
+    assert stages.remove_stale_staging(wh, 24) == [dead]
+    assert not dead.exists() and live.exists()
