@@ -147,6 +147,10 @@ RUNS = pa.schema([
     _f("articles_loaded", pa.int64(), "Rows written to articles.", False),
     _f("records_rejected", pa.int64(), "Rows written to rejects; read = loaded + rejected.", False),
     _f("entities_found", pa.int64(), "Rows written to entities.", False),
+    _f("files_unchanged", pa.int32(), "Input files identical to the batch's previous run: not "
+       "re-processed, their rows carried over."),
+    _f("files_removed", pa.int32(), "Files of the batch's previous run that are gone (their rows "
+       "dropped; listed in manifest)."),
     _f("input_fingerprint", pa.string(), "SHA-256 over the names and contents of the input "
        "files: a backfill skips a batch whose current run has the same fingerprint and "
        "code_version."),
@@ -167,6 +171,18 @@ QUALITY_CHECKS = pa.schema([
     _f("detail", pa.string(), "The figures behind the observation, for a person.", False),
 ])
 
+MANIFEST = pa.schema([
+    _f("batch_date", pa.date32(), "Batch partition.", False),
+    _f("run_id", pa.string(), "Run that recorded the file.", False),
+    _f("source_file", pa.string(), "Input file, relative to the batch's input root.", False),
+    _f("size", pa.int64(), "Bytes (null for a removed file)."),
+    _f("sha256", pa.string(), "SHA-256 of the content (null for a removed file)."),
+    _f("status", pa.string(), "new (first seen in this batch), changed (re-delivered with other "
+       "content: re-processed, its earlier rows replaced), unchanged (re-delivered identical: "
+       "not re-processed, its rows carried over) or removed (in the batch's previous run, gone "
+       "now: its rows are dropped).", False),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
@@ -174,6 +190,7 @@ TABLES: dict[str, pa.Schema] = {
     "rejects": REJECTS,
     "runs": RUNS,
     "quality_checks": QUALITY_CHECKS,
+    "manifest": MANIFEST,
 }
 
 

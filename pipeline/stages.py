@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import neardup, quality, storage, timex
+from pipeline import neardup, quality, schemas, storage, timex
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
 from pipeline.readers import InputFile, read_records
@@ -65,25 +65,53 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     wh = storage.Warehouse(settings.warehouse)
     remove_stale_staging(wh, settings.staging_ttl_hours)
     staging = wh.staging(run_id)
-    n_shards = max(1, min(settings.max_shards, math.ceil(len(inputs) / settings.shard_files)))
-    size = math.ceil(len(inputs) / n_shards) if inputs else 0
+    hashes = {f.relative: _file_sha256(f.path) for f in inputs}
+    previous = _previous_manifest(wh, batch_date)
+    carry_from = wh.current_version(batch_date)
+    unchanged = {rel for rel, digest in hashes.items()
+                 if previous.get(rel) == digest and carry_from is not None
+                 and rel not in _files_with_duplicates(carry_from)}
+    process = [f for f in inputs if f.relative not in unchanged]
+    removed = sorted(set(previous) - set(hashes))
+    for rel in removed:
+        LOGGER.warning("batch %s: %s was in the previous run and is gone: its rows are dropped",
+                       batch_date, rel)
+    n_shards = max(1, min(settings.max_shards, math.ceil(len(process) / settings.shard_files)))
+    size = math.ceil(len(process) / n_shards) if process else 0
     shard_paths: list[Path] = []
     for index in range(n_shards):
-        chunk = inputs[index * size:(index + 1) * size] if size else []
+        chunk = process[index * size:(index + 1) * size] if size else []
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{index:05d}.json",
             {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": index,
              "files": [[str(f.path), f.relative] for f in chunk]}))
+    if unchanged and carry_from is not None:  # one more shard: rows carried over, not re-read
+        shard_paths.append(storage.write_json(
+            staging / SHARDS / f"shard-{n_shards:05d}.json",
+            {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": n_shards,
+             "files": [], "carry_from": str(carry_from), "carry_files": sorted(unchanged)}))
+    status = {rel: ("unchanged" if rel in unchanged else "changed" if rel in previous
+                    else "new") for rel in hashes}
+    manifest_rows = [{"run_id": run_id, "source_file": f.relative, "size": _size(f.path),
+                      "sha256": hashes[f.relative], "status": status[f.relative]}
+                     for f in sorted(inputs, key=lambda f: f.relative)]
+    manifest_rows += [{"run_id": run_id, "source_file": rel, "size": None, "sha256": None,
+                       "status": "removed"} for rel in removed]
+    storage.write_table(staging / PARTS / "manifest.parquet",
+                        storage.rows_to_table("manifest", manifest_rows), settings.row_group_rows)
     plan = storage.write_json(staging / PLAN, {
         "run_id": run_id,
         "batch_date": batch_date.isoformat(),
         "started_at": datetime.now(UTC).isoformat(),
         "input_files": len(inputs),
-        "input_fingerprint": input_fingerprint(inputs),
+        "files_unchanged": len(unchanged),
+        "files_removed": len(removed),
+        "input_fingerprint": _fingerprint(hashes),
         "shards": [p.name for p in shard_paths],
     })
-    LOGGER.info("planned run %s for batch %s: %d files in %d shards", run_id, batch_date,
-                len(inputs), n_shards)
+    LOGGER.info("planned run %s for batch %s: %d files (%d unchanged, carried over; %d "
+                "removed) in %d shards", run_id, batch_date, len(inputs), len(unchanged),
+                len(removed), len(shard_paths))
     return BatchPlan(run_id, batch_date, plan, shard_paths)
 
 
@@ -107,23 +135,101 @@ def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
     return removed
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _fingerprint(hashes: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for rel in sorted(hashes):
+        digest.update(f"{rel}\0{hashes[rel]}\n".encode())
+    return digest.hexdigest()
+
+
 def input_fingerprint(inputs: Sequence[InputFile]) -> str:
-    """SHA-256 over every input's name, size and content: equal fingerprints, same inputs.
+    """SHA-256 over every input's name and content: equal fingerprints, same inputs.
 
     Kept with each run, so a backfill can skip a batch already published from the same files
     by the same code version.
     """
-    digest = hashlib.sha256()
-    for item in sorted(inputs, key=lambda f: f.relative):
-        file_hash = hashlib.sha256()
-        try:
-            with item.path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    file_hash.update(chunk)
-        except OSError:
-            file_hash.update(b"unreadable")
-        digest.update(f"{item.relative}\0{file_hash.hexdigest()}\n".encode())
-    return digest.hexdigest()
+    return _fingerprint({f.relative: _file_sha256(f.path) for f in inputs})
+
+
+def _previous_manifest(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
+    """source_file -> sha256 of the files the batch's current run read."""
+    current = wh.current_version(batch_date)
+    if current is None or not (current / "manifest").is_dir():
+        return {}
+    out: dict[str, str] = {}
+    for part in sorted((current / "manifest").glob("*.parquet")):
+        for row in storage.read_table(part, "manifest").to_pylist():
+            if row["status"] != "removed" and row["sha256"]:
+                out[row["source_file"]] = row["sha256"]
+    return out
+
+
+def _files_with_duplicates(version: Path) -> set[str]:
+    """Files whose rows depend on others (duplicate rejects): always re-processed."""
+    files: set[str] = set()
+    for part in sorted((version / "rejects").glob("*.parquet")):
+        table = pq.read_table(part, columns=["source_file", "reason_code"])
+        files.update(str(f) for f, code in zip(table.column("source_file").to_pylist(),
+                                               table.column("reason_code").to_pylist(),
+                                               strict=True) if code == "duplicate")
+    return files
+
+
+def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str,
+                row_group_rows: int) -> dict[str, Path]:
+    """Copy the rows of unchanged files from the batch's current version into staged parts."""
+    import pyarrow.dataset as ds
+
+    source = Path(manifest["carry_from"])
+    files = pa.array(manifest["carry_files"], pa.string())
+    out: dict[str, Path] = {}
+    kept_ids: Any = None
+    for table in ("articles", "rejects", "entities", "time_mentions"):
+        folder = source / table
+        if not folder.is_dir():
+            data = schemas.empty_table(table)
+        else:
+            dataset = ds.dataset(str(folder), format="parquet")
+            if table in ("articles", "rejects"):
+                expr = pc.is_in(ds.field("source_file"), value_set=files)
+                data = dataset.to_table(filter=expr)
+                if table == "articles":
+                    kept_ids = data.column("article_id").combine_chunks()
+            else:
+                ids = kept_ids if kept_ids is not None else pa.array([], pa.string())
+                data = dataset.to_table(filter=pc.is_in(ds.field("article_id"), value_set=ids))
+            data = storage.conform(data, table)
+        if "run_id" in data.column_names:
+            data = data.set_column(data.schema.get_field_index("run_id"),
+                                   data.schema.field("run_id"),
+                                   pa.array([run_id] * data.num_rows, pa.string()))
+        out[table] = storage.write_table(_part(staging, table, index), data, row_group_rows)
+    articles = pq.ParquetFile(out["articles"]).metadata.num_rows
+    rejected = pq.ParquetFile(out["rejects"]).metadata.num_rows
+    storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
+        "files": len(manifest["carry_files"]), "records_read": articles + rejected,
+        "articles_loaded": articles, "records_rejected": rejected})
+    LOGGER.info("shard %d of run %s: carried over %d articles and %d rejects of %d unchanged "
+                "files", index, run_id, articles, rejected, len(manifest["carry_files"]))
+    return out
 
 
 def current_run(settings: Settings, batch_date: date) -> dict[str, Any] | None:
@@ -261,6 +367,8 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
     run_id, index = manifest["run_id"], int(manifest["index"])
     _check_batch(manifest, batch_date, shard)
     staging = shard.parent.parent
+    if manifest.get("carry_from"):
+        return _carry_over(manifest, staging, index, run_id, settings.row_group_rows)
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     mentions: list[dict[str, Any]] = []
@@ -317,6 +425,9 @@ def enrich_shard(articles_part: Path, batch_date: date, settings: Settings) -> P
     index = int(articles_part.stem.rsplit("-", 1)[1])
     staging = articles_part.parent.parent.parent
     run_id = storage.read_json(staging / PLAN)["run_id"]
+    carried = _part(staging, "entities", index)
+    if carried.exists():  # a carry-over shard: its entities were copied, not recomputed
+        return carried
     rows = extract_entities(articles, settings.ner_models, settings.models_dir,
                             settings.ner_batch_size, settings.max_body_chars)
     for row in rows:
@@ -412,9 +523,14 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
             "articles_loaded": loaded,
             "records_rejected": rejected,
             "entities_found": entities,
+            "files_unchanged": plan.get("files_unchanged"),
+            "files_removed": plan.get("files_removed"),
             "input_fingerprint": plan.get("input_fingerprint"),
             "is_current": True,
         }
+        manifest_part = staging / PARTS / "manifest.parquet"
+        storage.compact([manifest_part] if manifest_part.exists() else [], version / "manifest",
+                        "manifest", settings.row_group_rows, settings.max_file_rows)
         _quality_gate(wh, version, staging, batch_date, run_id, settings)
         history = _run_history(wh, batch_date)
         storage.write_table(version / "runs" / "part-00000.parquet",

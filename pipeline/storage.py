@@ -100,6 +100,15 @@ def rows_to_table(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=file_schema(table))
 
 
+def conform(data: pa.Table, table: str) -> pa.Table:
+    """``data`` in the table's file schema: columns in order, types cast, missing ones null
+    (rows written by an older version of the schema)."""
+    schema = file_schema(table)
+    columns = [data.column(f.name).cast(f.type) if f.name in data.column_names
+               else pa.nulls(data.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def read_table(path: Path, table: str) -> pa.Table:
     return pq.read_table(path, schema=file_schema(table))
 
