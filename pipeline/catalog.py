@@ -39,14 +39,36 @@ def view_files(sql_dir: Path) -> list[Path]:
     return files
 
 
-def refresh_catalog(settings: Settings) -> Path:
-    """(Re)create every view in a fresh catalog file and swap it in."""
+def _views_digest(views: list[Path]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(STORAGE_VERSION.encode())
+    for path in views:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def refresh_catalog(settings: Settings, force: bool = False) -> Path:
+    """(Re)create every view in a fresh catalog file and swap it in.
+
+    The views read whatever partitions are published, so a publish needs no new catalog; the
+    file is rebuilt only when the view definitions changed (or with ``force``). That keeps
+    analysts' open connections valid across nightly publishes: replacing the file under an open
+    DuckDB connection breaks it.
+    """
     import duckdb
 
     wh = Warehouse(settings.warehouse)
     if not wh.published_batches():
         raise CatalogError(f"nothing published in {wh.root} yet: run a batch first")
     target = wh.catalog
+    views = view_files(settings.sql_dir)
+    stamp = target.with_name(f".{CATALOG}.views-sha256")
+    digest = _views_digest(views)
+    if not force and target.exists() and stamp.exists() and \
+            stamp.read_text(encoding="utf-8").strip() == digest:
+        LOGGER.info("catalog %s is current (views unchanged)", target)
+        return target
     tmp = target.with_name(f".{CATALOG}.tmp-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -57,7 +79,6 @@ def refresh_catalog(settings: Settings) -> Path:
         con.execute(f"ATTACH {_literal(str(tmp))} AS news "
                     f"(STORAGE_VERSION {_literal(STORAGE_VERSION)})")
         con.execute("USE news")
-        views = view_files(settings.sql_dir)
         for path in views:
             try:
                 con.execute(path.read_text(encoding="utf-8"))
@@ -67,6 +88,7 @@ def refresh_catalog(settings: Settings) -> Path:
     finally:
         con.close()
     os.replace(tmp, target)
+    stamp.write_text(digest + "\n", encoding="utf-8")
     LOGGER.info("catalog %s refreshed (%d view files)", target, len(views))
     return target
 

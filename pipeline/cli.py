@@ -160,7 +160,7 @@ def catalog_cmd(ctx: click.Context) -> None:
     """Rebuild news.duckdb from sql/views (after moving the warehouse or editing views)."""
     from pipeline.catalog import refresh_catalog
 
-    click.echo(str(refresh_catalog(_settings(ctx))))
+    click.echo(str(refresh_catalog(_settings(ctx), force=True)))
 
 
 @main.group()

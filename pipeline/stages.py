@@ -284,7 +284,8 @@ def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_dat
                   run_id: str, settings: Settings) -> None:
     """Check the built version; on failure remove it and raise (the live state is kept)."""
     if not settings.quality_gate:  # recorded, so nobody mistakes it for a passed gate
-        storage.write_table(version / "quality_checks" / "part-00000.parquet",
+        storage.write_table(version / "quality_checks" / storage.published_name(
+                                version / "quality_checks", 0),
                             storage.rows_to_table("quality_checks", [quality.Check(
                                 "all", "skipped", None, 0.0,
                                 "quality gate disabled by settings (quality_gate = false)"
@@ -297,7 +298,8 @@ def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_dat
         version, history, {k: float(v) for k, v in settings.quality_thresholds.items()},
         [c.strip() for c in settings.quality_override.split(",") if c.strip()],
         german_ner=de_model not in ("", "none"), batch_date=batch_date)
-    storage.write_table(version / "quality_checks" / "part-00000.parquet",
+    storage.write_table(version / "quality_checks" / storage.published_name(
+                            version / "quality_checks", 0),
                         storage.rows_to_table("quality_checks",
                                               [c.row(run_id) for c in checks]),
                         settings.row_group_rows)
@@ -533,7 +535,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
                         "manifest", settings.row_group_rows, settings.max_file_rows)
         _quality_gate(wh, version, staging, batch_date, run_id, settings)
         history = _run_history(wh, batch_date)
-        storage.write_table(version / "runs" / "part-00000.parquet",
+        storage.write_table(version / "runs" / storage.published_name(version / "runs", 0),
                             storage.rows_to_table("runs", [*history, run_row]),
                             settings.row_group_rows)
         storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous)

@@ -113,6 +113,16 @@ def read_table(path: Path, table: str) -> pa.Table:
     return pq.read_table(path, schema=file_schema(table))
 
 
+def published_name(folder: Path, index: int) -> str:
+    """``part-<version>-NNNNN.parquet``: a published path never names two contents.
+
+    Readers reach files through the ``_current`` symlink, so without the version in the name the
+    same path would show another file after a publish, and DuckDB's path-keyed file cache would
+    mix the old file's footer with the new file's bytes.
+    """
+    return f"part-{folder.parent.name}-{index:05d}.parquet"
+
+
 class RowGroupWriter:
     """Stream record batches into files of ``max_file_rows`` rows and ``row_group_rows`` groups.
 
@@ -155,7 +165,7 @@ class RowGroupWriter:
     def _open(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        path = self.folder / f"part-{len(self.files):05d}.parquet"
+        path = self.folder / published_name(self.folder, len(self.files))
         self.folder.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(path, self.schema, compression=COMPRESSION)
         self.files.append(path)

@@ -90,3 +90,54 @@ def test_sigkill_at_random_points_never_half_publishes(tmp_path: Path) -> None:
     for table in ("articles", "entities", "rejects", "time_mentions", "current_runs"):
         assert final[table] == reference[table], table
     shutil.rmtree(reference_wh)
+
+
+READER = """
+import json, sys, time
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+seen = []
+stop = sys.argv[2]
+import os
+while not os.path.exists(stop):
+    seen.append(con.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(DISTINCT run_id) FROM articles), "
+        "(SELECT count(*) FROM entities e WHERE e.run_id NOT IN (SELECT run_id FROM articles))"
+    ).fetchone())
+    time.sleep(0.01)
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+def test_open_reader_sees_the_old_or_the_new_batch_never_a_mix(tmp_path: Path) -> None:
+    """A DuckDB connection kept open (in another process, as an analyst's would be) while the
+    batch is re-published three times with other inputs."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    wh = tmp_path / "wh"
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(SAMPLES / "2023-01-31" / "000_5fa03b91928cf31a.txt", small)
+
+    def publish(folder: Path) -> None:
+        subprocess.run([sys.executable, "-m", "pipeline.cli", "--warehouse", str(wh), "run",
+                        "--input", str(folder), "--date", DAY], check=True, env=env, cwd=REPO,
+                       capture_output=True)
+
+    publish(small)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(wh / "news.duckdb"), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for folder in (SAMPLES / DAY, small, SAMPLES / DAY):
+            publish(folder)
+    finally:
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    seen = json.loads(out)
+    sizes = {n for n, _, _ in seen}
+    assert sizes == {1, 9}, sizes  # the 1-article or the 9-article batch, nothing between
+    assert all(runs == 1 and foreign == 0 for _, runs, foreign in seen)
