@@ -27,9 +27,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "empty_body_share": 0.5,        # max share of records without usable text
     "unparseable_date_share": 0.5,  # max share of articles whose given date could not be read
     "dates_outside_interval": 0.2,  # max share of articles with a date after the interval
-    "language_shift": 0.6,          # max total-variation distance to the trailing language mix
-    "volume_ratio_low": 0.1,        # min articles / trailing average (7 batches)
-    "volume_ratio_high": 10.0,      # max articles / trailing average
+    "language_shift": 0.6,          # max total-variation distance to a source's usual mix
+    "volume_ratio_low": 0.1,        # min articles of a source / its trailing average (7 batches)
+    "volume_ratio_high": 10.0,      # max articles of a source / its trailing average
     "duplicate_rate": 0.5,          # max share of records rejected as duplicates
     "entity_coverage": 0.3,         # min share of German articles with at least one entity
 }
@@ -102,36 +102,7 @@ def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, 
     share("duplicate_rate", duplicates, read, "records that were duplicates")
 
     trailing = [h for h in history if (h / "articles").is_dir()][-TRAILING_BATCHES:]
-    if len(trailing) < MIN_HISTORY:
-        for name in ("volume_ratio_low", "language_shift"):
-            checks.append(Check(name, "skipped", None, t[name],
-                                f"{len(trailing)} earlier batches, {MIN_HISTORY} needed"))
-    else:
-        files = [_glob(h / "articles") for h in trailing]
-        counts = [_scalar(con, "SELECT count(*) FROM read_parquet(?)", [f]) for f in files]
-        average = sum(counts) / len(counts)
-        ratio = round(n_articles / average, 4) if average else None
-        detail = f"{n_articles} articles vs {average:.1f} on average over {len(counts)} batches"
-        low_ok = ratio is None or ratio >= t["volume_ratio_low"]
-        high_ok = ratio is None or ratio <= t["volume_ratio_high"]
-        checks.append(Check("volume_ratio_low", "pass" if low_ok else "fail", ratio,
-                            t["volume_ratio_low"], detail))
-        checks.append(Check("volume_ratio_high", "pass" if high_ok else "fail", ratio,
-                            t["volume_ratio_high"], detail))
-        now = dict(con.execute("SELECT coalesce(language, '?'), count(*) FROM read_parquet(?) "
-                               "GROUP BY 1", [articles]).fetchall())
-        before = dict(con.execute("SELECT coalesce(language, '?'), count(*) FROM "
-                                  "read_parquet(?, union_by_name = true) GROUP BY 1",
-                                  [files]).fetchall())
-        total_now, total_before = sum(now.values()) or 1, sum(before.values()) or 1
-        distance = round(0.5 * sum(abs(now.get(k, 0) / total_now - before.get(k, 0) /
-                                       total_before) for k in set(now) | set(before)), 4)
-        checks.append(Check("language_shift", "pass" if distance <= t["language_shift"]
-                            else "fail", distance, t["language_shift"],
-                            f"languages now {now}, trailing {before}"))
-    if not any(c.check == "volume_ratio_high" for c in checks):
-        checks.append(Check("volume_ratio_high", "skipped", None, t["volume_ratio_high"],
-                            "not enough history"))
+    checks.extend(_source_trends(con, articles, trailing, t))
     german = _scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE language = 'de'",
                      [articles])
     if not german_ner or german == 0:
@@ -145,6 +116,71 @@ def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, 
     con.close()
     return [Check(c.check, "overridden", c.observed, c.threshold, c.detail + " (overridden)")
             if c.status == "fail" and c.check in override else c for c in checks]
+
+
+_BY_SOURCE = ("SELECT coalesce(source_domain, site_name, '(unknown)') AS src, "
+              "coalesce(language, '?'), count(*) FROM read_parquet(?, union_by_name = true) "
+              "GROUP BY ALL")
+
+
+def _source_trends(con: Any, articles: str, trailing: Sequence[Path],
+                   t: Mapping[str, float]) -> list[Check]:
+    """Per source (domain, else site name): volume against its trailing average, and its
+    language mix against its usual one. Sources need ``MIN_HISTORY`` earlier batches; a source
+    that was in all of them and is missing now has volume 0 (a broken feed)."""
+    names = ("volume_ratio_low", "volume_ratio_high", "language_shift")
+    if len(trailing) < MIN_HISTORY:
+        return [Check(n, "skipped", None, t[n], f"{len(trailing)} earlier batches, "
+                      f"{MIN_HISTORY} needed") for n in names]
+    now = con.execute(_BY_SOURCE, [articles]).fetchall()
+    per_batch = [con.execute(_BY_SOURCE, [_glob(h / "articles")]).fetchall() for h in trailing]
+    mix_now: dict[str, dict[str, int]] = {}
+    for src, lang, n in now:
+        mix_now.setdefault(src, {})[lang] = n
+    mix_before: dict[str, dict[str, int]] = {}
+    batches_with: dict[str, int] = {}
+    for rows in per_batch:
+        for src in {r[0] for r in rows}:
+            batches_with[src] = batches_with.get(src, 0) + 1
+        for src, lang, n in rows:
+            mix_before.setdefault(src, {})
+            mix_before[src][lang] = mix_before[src].get(lang, 0) + n
+    ratios: dict[str, float] = {}
+    shifts: dict[str, float] = {}
+    for src, seen_in in batches_with.items():
+        if seen_in < MIN_HISTORY:
+            continue
+        average = sum(mix_before[src].values()) / len(trailing)
+        ratios[src] = round(sum(mix_now.get(src, {}).values()) / average, 4)
+        if src in mix_now:
+            a, b = mix_now[src], mix_before[src]
+            ta, tb = sum(a.values()), sum(b.values())
+            shifts[src] = round(0.5 * sum(abs(a.get(k, 0) / ta - b.get(k, 0) / tb)
+                                          for k in set(a) | set(b)), 4)
+    if not ratios:
+        return [Check(n, "skipped", None, t[n], f"no source in {MIN_HISTORY} of the last "
+                      f"{len(trailing)} batches") for n in names]
+    low_src = min(ratios, key=ratios.__getitem__)
+    high_src = max(ratios, key=ratios.__getitem__)
+    out = [
+        Check("volume_ratio_low", "pass" if ratios[low_src] >= t["volume_ratio_low"]
+              else "fail", ratios[low_src], t["volume_ratio_low"],
+              f"lowest: {low_src} at {ratios[low_src]}x its trailing average "
+              f"({len(ratios)} sources with history)"),
+        Check("volume_ratio_high", "pass" if ratios[high_src] <= t["volume_ratio_high"]
+              else "fail", ratios[high_src], t["volume_ratio_high"],
+              f"highest: {high_src} at {ratios[high_src]}x its trailing average"),
+    ]
+    if shifts:
+        worst = max(shifts, key=shifts.__getitem__)
+        out.append(Check("language_shift", "pass" if shifts[worst] <= t["language_shift"]
+                         else "fail", shifts[worst], t["language_shift"],
+                         f"largest: {worst}, languages now {mix_now[worst]}, usually "
+                         f"{mix_before[worst]}"))
+    else:
+        out.append(Check("language_shift", "skipped", None, t["language_shift"],
+                         "no source with history in this batch"))
+    return out
 
 
 def failures(checks: Sequence[Check]) -> list[Check]:

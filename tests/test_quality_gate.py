@@ -69,3 +69,29 @@ def test_thresholds_come_from_settings(tmp_path: Path, threshold: str,
         (tmp_path / "wh" / "articles").iterdir())
     assert date.fromisoformat(DAY)  # the batch date in the message is the one asked for
     assert DAY in out
+
+
+def test_a_source_that_goes_quiet_fails_the_volume_check(tmp_path: Path) -> None:
+    """Three days with two outlets, then a day where one of them delivers nothing."""
+    from pipeline import readers, stages
+    from pipeline.quality import QualityGateError
+    from pipeline.settings import Settings
+
+    settings = Settings.from_mapping({"warehouse": tmp_path / "wh", "ner_models": {}})
+
+    def day(n: int, outlets: tuple[str, ...]) -> None:
+        folder = tmp_path / f"d{n}"
+        folder.mkdir()
+        for outlet in outlets:
+            for i in range(3):
+                (folder / f"{outlet}{i}.jsonl").write_text(
+                    f'{{"url": "https://www.{outlet}.de/{n}/{i}", "text": "Bericht {n} {i} '
+                    f'aus der Stadt, mit Einzelheiten zum Ereignis des Tages."}}\n',
+                    encoding="utf-8")
+        stages.run_batch(readers.list_input_files(folder), date(2023, 3, n), settings)
+
+    for n in (1, 2, 3):
+        day(n, ("taz", "zeit"))
+    with pytest.raises(QualityGateError,
+                       match=r"volume_ratio_low 0\.0 \(threshold 0\.1: lowest: zeit\.de at 0\.0x"):
+        day(4, ("taz",))
