@@ -118,16 +118,17 @@ def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, 
             if c.status == "fail" and c.check in override else c for c in checks]
 
 
-_BY_SOURCE = ("SELECT coalesce(source_domain, site_name, '(unknown)') AS src, "
-              "coalesce(language, '?'), count(*) FROM read_parquet(?, union_by_name = true) "
-              "GROUP BY ALL")
+_BY_SOURCE = ("SELECT coalesce(source_domain, site_name) AS src, coalesce(language, '?'), "
+              "count(*) FROM read_parquet(?, union_by_name = true) "
+              "WHERE coalesce(source_domain, site_name) IS NOT NULL GROUP BY ALL")
 
 
 def _source_trends(con: Any, articles: str, trailing: Sequence[Path],
                    t: Mapping[str, float]) -> list[Check]:
     """Per source (domain, else site name): volume against its trailing average, and its
     language mix against its usual one. Sources need ``MIN_HISTORY`` earlier batches; a source
-    that was in all of them and is missing now has volume 0 (a broken feed)."""
+    that was in them and is missing now has volume 0 (a broken feed). Articles with no known
+    source are not a source and are left out."""
     names = ("volume_ratio_low", "volume_ratio_high", "language_shift")
     if len(trailing) < MIN_HISTORY:
         return [Check(n, "skipped", None, t[n], f"{len(trailing)} earlier batches, "
