@@ -70,6 +70,9 @@ class Settings:
     """Overrides of the quality thresholds by check name (defaults in pipeline/quality.py)."""
     quality_override: str = ""
     """Comma-separated checks allowed to fail for this run (``newsetl run --allow``)."""
+    reuse_unchanged: bool = True
+    """On a re-run of a batch, carry over the rows of files identical to its previous run instead
+    of re-reading them (``false``: re-process every file, e.g. after a reader fix)."""
     staging_ttl_hours: int = 24
     """Staging folders of dead runs older than this are removed when a new run is planned."""
     keep_previous: bool = True

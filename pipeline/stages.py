@@ -69,7 +69,8 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     previous = _previous_manifest(wh, batch_date)
     carry_from = wh.current_version(batch_date)
     unchanged = {rel for rel, digest in hashes.items()
-                 if previous.get(rel) == digest and carry_from is not None
+                 if settings.reuse_unchanged and previous.get(rel) == digest
+                 and carry_from is not None
                  and rel not in _files_with_duplicates(carry_from)}
     process = [f for f in inputs if f.relative not in unchanged]
     removed = sorted(set(previous) - set(hashes))
