@@ -20,8 +20,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-PRECISIONS = ("year", "month", "day", "minute", "second")
-
 MONTHS: dict[str, int] = {}
 for _n, _names in enumerate([
         ("januar", "jänner", "jan", "january"), ("februar", "feber", "feb", "february"),
@@ -408,9 +406,6 @@ def date_in_name(name: str) -> ParsedDate | None:
     except ValueError:
         return None
 
-
-def day_of(value: datetime | date) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 # --- choosing the publication date -------------------------------------------------------------
