@@ -4,7 +4,8 @@ Landing layout: ``$NEWSETL_LANDING/YYYY-MM-DD/<any files or folders>``; the run 
 interval ``[start, end)`` reads the day folders ``start.date() <= day < end.date()`` and publishes
 them as the batch ``batch_date = start.date()``. Parsing and enrichment are mapped over shards of
 files, so they spread over the workers; only paths travel through XCom. Every task calls one
-function of ``pipeline``; heavy imports happen inside the tasks, never at parse time.
+function of ``pipeline``; heavy imports happen inside the tasks, never at parse time. The last
+task writes the batch's HTML report to ``<warehouse>/reports/report-<batch_date>.html``.
 """
 
 from __future__ import annotations
@@ -83,10 +84,18 @@ def news_nightly() -> None:
 
         return str(refresh_catalog(Settings.load()))
 
+    @task
+    def report(catalog: str) -> str:
+        from pipeline import report
+
+        day, settings = _batch()[0], Settings.load()
+        return str(report.build_report(settings, day, day, None,
+                                       report.default_output(settings, day, day)))
+
     shards = plan()
     articles = parse.expand(shard=shards)
     entities = enrich.expand(articles_part=articles)
-    refresh_catalog(publish(shards, entities))
+    report(refresh_catalog(publish(shards, entities)))
 
 
 news_nightly()

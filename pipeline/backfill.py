@@ -4,7 +4,8 @@ A day is one batch (``<archive>/YYYY-MM-DD/``), run by the same stage functions 
 DAG. A day whose current run used the same inputs (``runs.input_fingerprint``) and the same code
 version is skipped, so an interrupted backfill restarts where it stopped; ``force`` re-does it.
 Days run in parallel processes when asked (each batch has its own lock, so two days never touch
-each other's partitions); the catalog is refreshed once at the end.
+each other's partitions); the catalog is refreshed once at the end. Progress is reported in days,
+from this process as results arrive (workers stay silent).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import readers, stages
+from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -67,28 +69,36 @@ def _run_day_in_worker(archive: str, day: str, settings: dict[str, Any],
 
 
 def backfill(archive: Path, start: date, end: date, settings: Settings, parallel: int = 1,
-             force: bool = False,
-             progress: Callable[[DayResult], None] | None = None) -> list[DayResult]:
-    """Run every day of ``[start, end]``; returns one result per day, in date order."""
+             force: bool = False, on_day: Callable[[DayResult], None] | None = None,
+             progress: Progress = NO_PROGRESS) -> list[DayResult]:
+    """Run every day of ``[start, end]``; returns one result per day, in date order.
+
+    ``on_day`` gets each day's result as it arrives; ``progress`` counts days as ``backfill``
+    (done/total, with loaded/skipped/failed tallies).
+    """
     from pipeline.catalog import refresh_catalog
 
     results: list[DayResult] = []
     todo = days(start, end)
+
+    def arrived(result: DayResult) -> None:
+        results.append(result)
+        if on_day:
+            on_day(result)
+        progress.advance("backfill", done=1, **{result.status: 1})
+
+    progress.start("backfill", len(todo), "days", per_minute=True,
+                   counts=("loaded", "skipped", "failed"))
     if parallel <= 1:
         for day in todo:
-            result = run_day(archive, day, settings, force)
-            results.append(result)
-            if progress:
-                progress(result)
+            arrived(run_day(archive, day, settings, force))
     else:
         with ProcessPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(_run_day_in_worker, str(archive), d.isoformat(),
                                    settings.to_dict(), force) for d in todo]
             for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                if progress:
-                    progress(result)
+                arrived(future.result())
+    progress.finish("backfill")
     if any(r.status == "loaded" for r in results) or not settings.warehouse.joinpath(
             "news.duckdb").exists():
         try:

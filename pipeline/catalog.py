@@ -113,3 +113,82 @@ def query(settings: Settings, sql: str,
         return columns, cur.fetchall()
     finally:
         con.close()
+
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def export(settings: Settings, sql: str, output: Path, fmt: str,
+           params: list[Any] | None = None, batch_rows: int = 50_000) -> int:
+    """Stream the result of ``sql`` into ``output`` (CSV with a header, JSON Lines, or Parquet);
+    the number of rows written.
+
+    Rows go through in batches, so an export of a large table needs memory for one batch, not
+    for the result. The file is written beside ``output`` and renamed into place, so a failed
+    query leaves no half-written file.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    con = connect(settings)
+    rows = 0
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            reader = con.sql(sql, params=params or None).to_arrow_reader(batch_rows)
+            with pq.ParquetWriter(tmp, reader.schema) as writer:
+                for batch in reader:
+                    rows += batch.num_rows
+                    writer.write_batch(batch)
+        else:
+            cur = con.execute(sql, params or [])
+            columns = [d[0] for d in cur.description] if cur.description else []
+            with open(tmp, "w", encoding="utf-8", newline="") as sink:
+                sink.write(serialise_rows(columns, [], fmt))
+                while batch := cur.fetchmany(batch_rows):
+                    rows += len(batch)
+                    sink.write(serialise_rows(columns, batch, fmt, header=False))
+        os.replace(tmp, output)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+    LOGGER.info("wrote %d rows to %s (%s)", rows, output, fmt)
+    return rows
+
+
+def _json_default(value: Any) -> Any:
+    from datetime import date, datetime
+
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    import json
+
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):  # nested values as JSON, which every tool reads back
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
+    return value
+
+
+def serialise_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str,
+                   header: bool = True) -> str:
+    """Rows as CSV (with a header line unless ``header`` is false, to continue in chunks) or
+    JSON Lines (dates ISO 8601, nested values as JSON)."""
+    import csv
+    import json
+    from io import StringIO
+
+    if fmt == "json":
+        return "".join(json.dumps(dict(zip(columns, row, strict=True)), default=_json_default,
+                                  ensure_ascii=False) + "\n" for row in rows)
+    buf = StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
+    return buf.getvalue()

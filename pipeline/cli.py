@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from pipeline.progress import Progress
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger("pipeline.cli")
 MAX_CELL = 60
+DISPLAY_ROWS = 200
+PLAN_COLUMNS = (["explain_key", "explain_value"], ["analyzed_plan"])
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json",
+                  ".parquet": "parquet", ".pq": "parquet"}
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -50,6 +54,28 @@ def main(ctx: click.Context, warehouse: Path | None, verbose: int, quiet: bool) 
     ctx.obj = {"warehouse": warehouse} if warehouse else {}
 
 
+@contextmanager
+def _progress(enabled: bool | None) -> Iterator[Progress]:
+    """The command's progress renderer on stderr; log records first erase its status line."""
+    from pipeline.progress import ClearStatusLine, choose
+
+    progress = choose(sys.stderr, enabled)
+    guard = ClearStatusLine(progress)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(guard)
+    try:
+        yield progress
+    finally:
+        for handler in handlers:
+            handler.removeFilter(guard)
+        progress.close()
+
+
+PROGRESS_HELP = ("A status line on stderr (default: when stderr is a terminal and not -q); "
+                 "--no-progress logs a progress line every 10 s and per stage instead.")
+
+
 @main.command()
 @click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path),
               default=None, help="A dump file or a folder of them. Default: the landing folder "
@@ -62,9 +88,10 @@ def main(ctx: click.Context, warehouse: Path | None, verbose: int, quiet: bool) 
               help="Landing folder (env NEWSETL_LANDING).")
 @click.option("--allow", "allow", default=None, metavar="CHECK[,CHECK]",
               help="Quality checks allowed to fail for this run (recorded as overridden).")
+@click.option("--progress/--no-progress", "show_progress", default=None, help=PROGRESS_HELP)
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse: Path | None,
-        landing: Path | None, allow: str | None) -> None:
+        landing: Path | None, allow: str | None, show_progress: bool | None) -> None:
     """Process one batch: parse, normalise, enrich, publish, refresh the catalog."""
     from datetime import timedelta
 
@@ -81,7 +108,8 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
         files = readers.landing_files(settings.landing, batch_date,
                                       batch_date + timedelta(days=1))
     try:
-        result = stages.run_batch(files, batch_date, settings)
+        with _progress(show_progress) as progress:
+            result = stages.run_batch(files, batch_date, settings, progress)
     except (stages.PublishError, ModelNotFoundError, BatchLockedError, CatalogError,
             QualityGateError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -100,18 +128,21 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
               "inputs with this code version.")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=None,
               help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
+@click.option("--progress/--no-progress", "show_progress", default=None, help=PROGRESS_HELP)
 @click.pass_context
 def backfill_cmd(ctx: click.Context, archive: Path, start: date, end: date, parallel: int,
-                 force: bool, warehouse: Path | None) -> None:
+                 force: bool, warehouse: Path | None, show_progress: bool | None) -> None:
     """Run every day of an archive; restartable (done days are skipped) and parallel."""
     from pipeline.backfill import DayResult, backfill
 
     settings = _settings(ctx, warehouse=warehouse)
+    with _progress(show_progress) as progress:
 
-    def report(result: DayResult) -> None:
-        click.echo(f"{result.batch_date} {result.status}: {result.detail}")
+        def report(result: DayResult) -> None:
+            progress.clear()  # stdout and the status line may share one terminal
+            click.echo(f"{result.batch_date} {result.status}: {result.detail}")
 
-    results = backfill(archive, start, end, settings, parallel, force, report)
+        results = backfill(archive, start, end, settings, parallel, force, report, progress)
     counts = {s: sum(1 for r in results if r.status == s)
               for s in ("loaded", "skipped", "empty", "failed")}
     click.echo("backfill: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -129,38 +160,148 @@ def _query_run(settings: Settings, run_id: str) -> tuple[list[str], str]:
 
 @main.command("query")
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]),
+              default=None, help="Output format (default: table on screen; with --output, from "
+              "the file's suffix .csv/.json/.jsonl/.parquet). json is JSON Lines.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result to FILE instead of printing it (streamed).")
 @click.option("--warehouse", type=click.Path(path_type=Path), default=None,
               help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
 @click.option("--max-width", type=int, default=MAX_CELL, show_default=True,
               help="Truncate table cells to this many characters (0: no limit).")
+@click.option("--limit", type=click.IntRange(min=0), default=DISPLAY_ROWS, show_default=True,
+              help="Rows shown as a table (all rows are still counted; 0: show all).")
 @click.pass_context
-def query_cmd(ctx: click.Context, sql: str, fmt: str, warehouse: Path | None,
-              max_width: int) -> None:
-    """Run SQL against the warehouse catalog and print the rows."""
-    from pipeline.catalog import CatalogError, query
+def query_cmd(ctx: click.Context, sql: str, fmt: str | None, output: Path | None,
+              warehouse: Path | None, max_width: int, limit: int) -> None:
+    """Run SQL (text, or a .sql file) against the warehouse catalog and print or save the rows."""
+    from pipeline.catalog import EXPORT_FORMATS, CatalogError, connect, export
 
     settings = _settings(ctx, warehouse=warehouse)
     sql_path = Path(sql)
-    if sql.endswith(".sql") and sql_path.is_file():
+    if sql.endswith(".sql"):
+        if not sql_path.is_file():
+            raise click.ClickException(f"no such SQL file: {sql}")
         sql = sql_path.read_text(encoding="utf-8")
+    if output is not None and fmt in (None, "table"):
+        fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise click.ClickException(f"cannot tell the format of {output} from its suffix: "
+                                       f"give --format {'|'.join(EXPORT_FORMATS)}")
+    fmt = fmt or "table"
+    if fmt == "parquet" and output is None:
+        raise click.ClickException("--format parquet needs --output FILE")
     try:
-        columns, rows = query(settings, sql)
+        if output is not None:
+            rows = export(settings, sql, output, fmt)
+            click.echo(f"{rows} row{'s' if rows != 1 else ''} written to {output} ({fmt})",
+                       err=True)
+            return
+        con = connect(settings)
+        try:
+            cur = con.execute(sql)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            if fmt == "table" and columns in PLAN_COLUMNS:  # EXPLAIN [ANALYZE]: the plan as is
+                click.echo("\n".join(str(row[-1]) for row in cur.fetchall()))
+            elif fmt == "table":
+                shown, total = _fetch_counting(cur, limit)
+                click.echo(format_rows(columns, shown, fmt, max_width, total), nl=False)
+            else:
+                click.echo(format_rows(columns, [], fmt), nl=False)  # the header, for CSV
+                while batch := cur.fetchmany(10_000):
+                    click.echo(format_rows(columns, batch, fmt, header=False), nl=False)
+        finally:
+            con.close()
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # a SQL error: show DuckDB's message, not a traceback
         raise click.ClickException(f"query failed: {exc}") from exc
-    click.echo(format_rows(columns, rows, fmt, max_width), nl=False)
+
+
+def _fetch_counting(cur: Any, limit: int) -> tuple[list[tuple[Any, ...]], int]:
+    """The first ``limit`` rows (all when 0) and the number of rows of the result."""
+    shown: list[tuple[Any, ...]] = []
+    total = 0
+    while batch := cur.fetchmany(10_000):
+        total += len(batch)
+        room = len(batch) if not limit else max(0, limit - len(shown))
+        shown.extend(batch[:room])
+    return shown, total
+
+
+@main.command("validate")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
+@click.option("--all", "show_all", is_flag=True, help="List passing tests too.")
+@click.pass_context
+def validate_cmd(ctx: click.Context, warehouse: Path | None, show_all: bool) -> None:
+    """Run the data tests of sql/models.yml on the warehouse; check its docs match the views."""
+    from pipeline import sqlmodel
+    from pipeline.catalog import CatalogError, connect
+
+    settings = _settings(ctx, warehouse=warehouse)
+    try:
+        models = sqlmodel.load_models(settings.sql_dir)
+        con = connect(settings)
+    except (CatalogError, sqlmodel.ModelError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        gaps = sqlmodel.documentation_gaps(con, models)
+        results = sqlmodel.run_tests(con, sqlmodel.compile_tests(models))
+    finally:
+        con.close()
+    rows = [(r.test.view, r.test.name, r.status, r.error or r.failures) for r in results
+            if show_all or r.status != "pass"]
+    rows += [("(docs)", gap, "fail", "") for gap in gaps]
+    if rows:
+        click.echo(format_rows(["view", "test", "status", "failing rows"], rows, "table", 100),
+                   nl=False)
+    failed = sum(1 for r in results if r.status in ("fail", "error")) + len(gaps)
+    warned = sum(1 for r in results if r.status == "warn")
+    click.echo(f"{len(results)} data tests on {len(models)} views: {failed} failed, "
+               f"{warned} warnings; documentation {'complete' if not gaps else 'incomplete'}")
+    if failed:
+        raise click.ClickException(f"{failed} data test(s) failed")
+
+
+@main.command("report")
+@click.option("--date", "start", required=True, callback=_parse_date,
+              help="The batch (or the first of a range), YYYY-MM-DD.")
+@click.option("--to", "end", default=None, callback=_parse_date,
+              help="Last batch date of a range (included).")
+@click.option("--entity", default=None, metavar="NAME", help="Entity (normalised name) charted "
+              "over time (default: the range's most mentioned).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file (default <warehouse>/reports/report-<date>[_<to>].html).")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="Warehouse folder (overrides the group option and NEWSETL_WAREHOUSE).")
+@click.pass_context
+def report_cmd(ctx: click.Context, start: date, end: date | None, entity: str | None,
+               output: Path | None, warehouse: Path | None) -> None:
+    """Write a self-contained HTML report of a batch or a range of batches; prints its path."""
+    from pipeline.catalog import CatalogError
+    from pipeline.report import ReportError, build_report, default_output
+
+    settings = _settings(ctx, warehouse=warehouse)
+    end = end or start
+    try:
+        path = build_report(settings, start, end, entity,
+                            output or default_output(settings, start, end))
+    except (CatalogError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(path))
 
 
 @main.command("catalog")
 @click.pass_context
 def catalog_cmd(ctx: click.Context) -> None:
     """Rebuild news.duckdb from sql/views (after moving the warehouse or editing views)."""
-    from pipeline.catalog import refresh_catalog
+    from pipeline.catalog import CatalogError, refresh_catalog
 
-    click.echo(str(refresh_catalog(_settings(ctx), force=True)))
+    try:
+        click.echo(str(refresh_catalog(_settings(ctx), force=True)))
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()
@@ -224,6 +365,10 @@ def _cell(value: Any, max_width: int) -> str:
         text = "NULL"
     elif isinstance(value, datetime | date):
         text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    elif isinstance(value, float):  # 4 decimals are plenty on screen; exports keep them all
+        text = repr(round(value, 4))
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_cell(v, 0) for v in value) + "]"
     else:
         text = str(value)
     text = text.replace("\n", " ")
@@ -233,19 +378,16 @@ def _cell(value: Any, max_width: int) -> str:
 
 
 def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
-                max_width: int = MAX_CELL) -> str:
-    """Rows as an aligned text table, CSV or JSON lines."""
-    if fmt == "json":
-        return "".join(json.dumps(dict(zip(columns, row, strict=True)), default=str,
-                                  ensure_ascii=False) + "\n" for row in rows)
-    if fmt == "csv":
-        from io import StringIO
+                max_width: int = MAX_CELL, total: int | None = None, header: bool = True) -> str:
+    """Rows as an aligned text table, CSV or JSON Lines.
 
-        buf = StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
-        return buf.getvalue()
+    A table ends with the row count; ``total`` (rows of the whole result) says how many were
+    left out. ``header=False`` continues a CSV in chunks.
+    """
+    if fmt in ("csv", "json"):
+        from pipeline.catalog import serialise_rows
+
+        return serialise_rows(list(columns), [tuple(r) for r in rows], fmt, header)
     cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     numeric = [bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
@@ -257,7 +399,11 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
     out = [" | ".join(fit(c, i) for i, c in enumerate(columns)).rstrip(),
            "-+-".join("-" * w for w in widths)]
     out += [" | ".join(fit(v, i) for i, v in enumerate(r)).rstrip() for r in cells]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    total = len(rows) if total is None else total
+    count = f"({total} row{'s' if total != 1 else ''}"
+    if total > len(rows):
+        count += f", first {len(rows)} shown; --limit 0 shows all"
+    out.append(count + ")")
     return "\n".join(out) + "\n"
 
 

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from pipeline import neardup, quality, schemas, storage, timex
 from pipeline.enrich import extract_entities
 from pipeline.parse import build_article
+from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.readers import InputFile, read_records
 from pipeline.records import RawRecord, Reject
 from pipeline.settings import Settings
@@ -59,13 +60,19 @@ def new_run_id(batch_date: date) -> str:
 
 
 def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
-               run_id: str | None = None) -> BatchPlan:
-    """Split the batch's files into shards and write the plan to the run's staging folder."""
+               run_id: str | None = None, progress: Progress = NO_PROGRESS) -> BatchPlan:
+    """Split the batch's files into shards and write the plan to the run's staging folder.
+
+    Every input is hashed (reading it whole), so ``progress`` hears of each file as ``plan``.
+    """
     run_id = run_id or new_run_id(batch_date)
     wh = storage.Warehouse(settings.warehouse)
     remove_stale_staging(wh, settings.staging_ttl_hours)
     staging = wh.staging(run_id)
-    hashes = {f.relative: _file_sha256(f.path) for f in inputs}
+    hashes: dict[str, str] = {}
+    for f in inputs:
+        hashes[f.relative] = _file_sha256(f.path)
+        progress.advance("plan", done=1)
     previous = _previous_manifest(wh, batch_date)
     carry_from = wh.current_version(batch_date)
     unchanged = {rel for rel, digest in hashes.items()
@@ -195,7 +202,7 @@ def _files_with_duplicates(version: Path) -> set[str]:
 
 
 def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str,
-                row_group_rows: int) -> dict[str, Path]:
+                row_group_rows: int, progress: Progress) -> dict[str, Path]:
     """Copy the rows of unchanged files from the batch's current version into staged parts."""
     import pyarrow.dataset as ds
 
@@ -230,6 +237,8 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
         "articles_loaded": articles, "records_rejected": rejected})
     LOGGER.info("shard %d of run %s: carried over %d articles and %d rejects of %d unchanged "
                 "files", index, run_id, articles, rejected, len(manifest["carry_files"]))
+    progress.advance("parse", done=len(manifest["carry_files"]), items=articles,
+                     rejected=rejected)
     return out
 
 
@@ -360,14 +369,18 @@ def _lineage(rec: RawRecord) -> str:
         f"{rec.source_file}{member}"
 
 
-def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, Path]:
-    """Read, parse and normalise one shard's files; write its articles and rejects parts."""
+def parse_shard(shard: Path, batch_date: date, settings: Settings,
+                progress: Progress = NO_PROGRESS) -> dict[str, Path]:
+    """Read, parse and normalise one shard's files; write its articles and rejects parts.
+
+    ``progress`` hears of every file (and every 1,000 records, for big files) as ``parse``.
+    """
     manifest = storage.read_json(shard)
     run_id, index = manifest["run_id"], int(manifest["index"])
     _check_batch(manifest, batch_date, shard)
     staging = shard.parent.parent
     if manifest.get("carry_from"):
-        return _carry_over(manifest, staging, index, run_id, settings.row_group_rows)
+        return _carry_over(manifest, staging, index, run_id, settings.row_group_rows, progress)
     articles: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     mentions: list[dict[str, Any]] = []
@@ -380,10 +393,21 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
         LOGGER.warning("rejected %s%s [%s]: %s", rej.source_file,
                        f" member {rej.member}" if rej.member else "", rej.locator, rej.reason)
 
+    reported: Counter[str] = Counter()
+
+    def report(files: int) -> None:
+        """What changed since the last report (``progress`` counts deltas)."""
+        progress.advance("parse", done=files, items=counts["loaded"] - reported["loaded"],
+                         rejected=counts["rejected"] - reported["rejected"])
+        reported.update(loaded=counts["loaded"] - reported["loaded"],
+                        rejected=counts["rejected"] - reported["rejected"])
+
     for path, relative in manifest["files"]:
         counts["files"] += 1
         for rec in read_records(InputFile(Path(path), relative), settings):
             counts["read"] += 1
+            if counts["read"] % 1000 == 0:  # one check per record; renderers throttle output
+                report(0)
             if isinstance(rec, Reject):
                 reject(rec)
                 continue
@@ -399,6 +423,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
                 articles.append(row)
                 mentions.extend(_time_mentions(row, run_id))
                 counts["loaded"] += 1
+        report(1)
     out = {
         "articles": storage.write_table(_part(staging, "articles", index),
                                         storage.rows_to_table("articles", articles),
@@ -418,30 +443,40 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings) -> dict[str, 
     return out
 
 
-def enrich_shard(articles_part: Path, batch_date: date, settings: Settings) -> Path:
-    """Named entities for one shard's articles, written next to them as an entities part."""
+def enrich_shard(articles_part: Path, batch_date: date, settings: Settings,
+                 progress: Progress = NO_PROGRESS) -> Path:
+    """Named entities for one shard's articles, written next to them as an entities part.
+
+    ``progress`` hears of its articles as ``enrich`` units, a batch of ``ner_batch_size`` at a
+    time (a shard can take minutes of NLP).
+    """
     articles = storage.read_table(articles_part, "articles")
     index = int(articles_part.stem.rsplit("-", 1)[1])
     staging = articles_part.parent.parent.parent
     run_id = storage.read_json(staging / PLAN)["run_id"]
     carried = _part(staging, "entities", index)
     if carried.exists():  # a carry-over shard: its entities were copied, not recomputed
+        progress.advance("enrich", done=articles.num_rows)
         return carried
     rows = extract_entities(articles, settings.ner_models, settings.models_dir,
-                            settings.ner_batch_size, settings.max_body_chars)
+                            settings.ner_batch_size, settings.max_body_chars,
+                            on_articles=lambda n: progress.advance("enrich", done=n))
     for row in rows:
         row["run_id"] = run_id
     LOGGER.info("shard %d of run %s: %d entities in %d articles", index, run_id, len(rows),
                 articles.num_rows)
-    return storage.write_table(_part(staging, "entities", index),
-                               storage.rows_to_table("entities", rows), settings.row_group_rows)
+    out = storage.write_table(_part(staging, "entities", index),
+                              storage.rows_to_table("entities", rows), settings.row_group_rows)
+    return out
 
 
-def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path:
+def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
+                  progress: Progress = NO_PROGRESS) -> Path:
     """Check the run's staged parts, build the new version and swap it in atomically.
 
     Articles already loaded by an earlier shard of the same batch become ``duplicate`` rejects
-    (with their entities dropped), so every article_id appears once per batch.
+    (with their entities dropped), so every article_id appears once per batch. ``progress``
+    hears of each of the four staged tables compacted (and its rows) as ``publish``.
     """
     plan = storage.read_json(plan_path)
     _check_batch(plan, batch_date, plan_path)
@@ -498,16 +533,21 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings) -> Path
                  for t in STAGED_TABLES}
         loaded, _ = storage.compact(parts["articles"], version / "articles", "articles",
                                     settings.row_group_rows, settings.max_file_rows, dedupe)
+        progress.advance("publish", done=1, items=loaded)
         extra = storage.write_table(staging / PARTS / "rejects" / "duplicates.parquet",
                                     storage.rows_to_table("rejects", extra_rejects),
                                     settings.row_group_rows)
         rejected, _ = storage.compact([*parts["rejects"], extra], version / "rejects", "rejects",
                                       settings.row_group_rows, settings.max_file_rows)
+        progress.advance("publish", done=1, items=rejected)
         entities, _ = storage.compact(parts["entities"], version / "entities", "entities",
                                       settings.row_group_rows, settings.max_file_rows,
                                       drop_entities)
-        storage.compact(parts["time_mentions"], version / "time_mentions", "time_mentions",
-                        settings.row_group_rows, settings.max_file_rows, drop_entities)
+        progress.advance("publish", done=1, items=entities)
+        mentions, _ = storage.compact(parts["time_mentions"], version / "time_mentions",
+                                      "time_mentions", settings.row_group_rows,
+                                      settings.max_file_rows, drop_entities)
+        progress.advance("publish", done=1, items=mentions)
         if loaded + rejected != counts["records_read"]:
             raise PublishError(
                 f"run {run_id}: counts do not reconcile: read {counts['records_read']} != "
@@ -576,13 +616,29 @@ class RunResult:
     catalog: Path
 
 
-def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings) -> RunResult:
-    """Every stage of one batch in this process: what ``newsetl run`` does."""
+def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
+              progress: Progress = NO_PROGRESS) -> RunResult:
+    """Every stage of one batch in this process: what ``newsetl run`` does.
+
+    Stage after stage (all shards parsed, then all enriched, as in the DAG), so ``progress``
+    sees one stage at a time with its total known up front.
+    """
     from pipeline.catalog import refresh_catalog
 
-    plan = plan_batch(inputs, batch_date, settings)
-    for shard in plan.shards:
-        parts = parse_shard(shard, batch_date, settings)
-        enrich_shard(parts["articles"], batch_date, settings)
-    version = publish_batch(plan.path, batch_date, settings)
+    progress.start("plan", len(inputs), "files")
+    plan = plan_batch(inputs, batch_date, settings, progress=progress)
+    progress.finish("plan")
+    manifests = [storage.read_json(shard) for shard in plan.shards]
+    progress.start("parse", sum(len(m["files"]) + len(m.get("carry_files", []))
+                                for m in manifests), "files", "articles", counts=("rejected",))
+    parsed = [parse_shard(shard, batch_date, settings, progress) for shard in plan.shards]
+    progress.finish("parse")
+    progress.start("enrich", sum(pq.ParquetFile(parts["articles"]).metadata.num_rows
+                                 for parts in parsed), "articles")
+    for parts in parsed:
+        enrich_shard(parts["articles"], batch_date, settings, progress)
+    progress.finish("enrich")
+    progress.start("publish", len(STAGED_TABLES), "tables", "rows")
+    version = publish_batch(plan.path, batch_date, settings, progress)
+    progress.finish("publish")
     return RunResult(plan.run_id, batch_date, version, refresh_catalog(settings))

@@ -48,3 +48,22 @@ def tiny_ner(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny_de"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The demo warehouse: every day of samples/landing run as `make demo` does (shipped model).
+
+    Shared by the SQL model, example query and report tests; read it, never write to it.
+    """
+    from datetime import date, timedelta
+
+    from pipeline import readers, stages
+
+    settings = Settings.from_mapping({"warehouse": tmp_path_factory.mktemp("demo") / "warehouse",
+                                      "landing": SAMPLES})
+    for day in sorted(p.name for p in SAMPLES.iterdir() if p.is_dir()):
+        batch = date.fromisoformat(day)
+        files = readers.landing_files(SAMPLES, batch, batch + timedelta(days=1))
+        stages.run_batch(files, batch, settings)
+    return settings

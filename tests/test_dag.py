@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import REPO, SAMPLES
 
 DAGS = REPO / "dags"
-HEAVY = ("spacy", "duckdb", "pyarrow", "pandas", "py3langid", "pipeline.stages")
+HEAVY = ("spacy", "duckdb", "pyarrow", "pandas", "py3langid", "matplotlib", "pipeline.stages")
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
@@ -46,7 +46,7 @@ def test_nightly_dag_settings(dagbag: object) -> None:
     assert dag.catchup is False
     assert {"news-etl", "ingestion"} <= set(dag.tags)
     assert {t.task_id for t in dag.tasks} == {"plan", "parse", "enrich", "publish",
-                                              "refresh_catalog"}
+                                              "refresh_catalog", "report"}
     for t in dag.tasks:
         assert t.retries >= 2, t.task_id
     mapped = {t.task_id for t in dag.tasks if t.is_mapped}
@@ -102,3 +102,6 @@ def test_dag_run_loads_landing_folder(tmp_path: Path) -> None:
     assert con.execute("SELECT count(DISTINCT source_file) FROM articles").fetchall() == [(5,)]
     # 7 files in shards of 3: the parse and enrich tasks were mapped three times.
     assert "map_index=2" in out.stderr + out.stdout
+    # The batch's HTML report, with its reconciliation figures.
+    page = (warehouse / "reports" / "report-2023-01-31.html").read_text(encoding="utf-8")
+    assert "2023-01-31" in page and "<svg" in page and "empty_file" in page

@@ -14,14 +14,19 @@ from pipeline import readers, stages, storage
 from pipeline.docs import BEGIN, END, columns_markdown
 from pipeline.schemas import PARTITION_COLUMN, TABLES, file_schema, view_schema
 from pipeline.settings import Settings
+from pipeline.sqlmodel import load_models
 from tests.conftest import REPO, SAMPLES
 
 
-def test_every_column_is_documented() -> None:
+def test_every_stored_column_is_documented_with_its_view() -> None:
+    models = load_models(REPO / "sql")
     for table, schema in TABLES.items():
         assert PARTITION_COLUMN in schema.names, table
-        for field in schema:
-            assert (field.metadata or {}).get(b"doc"), f"{table}.{field.name} has no doc"
+        for field in view_schema(table):
+            assert field.name in models[table].columns, f"{table}.{field.name} has no doc"
+            if not field.nullable:  # a required column is tested as one
+                assert "not_null" in models[table].columns[field.name].tests, \
+                    f"{table}.{field.name}"
 
 
 def test_readme_column_reference_is_current() -> None:
@@ -50,7 +55,8 @@ def test_views_expose_exactly_the_schemas(tmp_path: Path) -> None:
     for table in TABLES:
         schema = view_schema(table)
         described = con.execute(f"DESCRIBE {table}").fetchall()
-        assert sorted(r[0] for r in described) == sorted(schema.names), table
+        derived = {c.name for c in load_models(REPO / "sql")[table].columns.values() if c.type}
+        assert sorted(r[0] for r in described) == sorted([*schema.names, *derived]), table
         arrow_schema = con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
         for field in schema:
             got = arrow_schema.field(field.name).type

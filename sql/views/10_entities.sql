@@ -1,10 +1,29 @@
--- entities: Named-entity mentions; start_char/end_char index into articles.body.
--- Columns are documented in pipeline/schemas.py (and the README).
+-- entities: one row per named-entity mention; start_char/end_char index into articles.body.
+-- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW entities AS
-SELECT *
-FROM read_parquet(
-    table_glob('entities'),
-    hive_partitioning = true,
-    hive_types = {'batch_date': DATE},
-    union_by_name = true
-);
+WITH source AS (
+    SELECT *
+    FROM read_parquet(
+        table_glob('entities'),
+        hive_partitioning = true,
+        hive_types = {'batch_date': DATE},
+        union_by_name = true
+    )
+),
+
+renamed AS (
+    SELECT
+        article_id,
+        batch_date,
+        text,
+        label,
+        coalesce(norm, text) AS norm,
+        start_char,
+        end_char,
+        sentence_index,
+        model,
+        run_id
+    FROM source
+)
+
+SELECT * FROM renamed;

@@ -1,10 +1,25 @@
--- manifest: Every input file of each published batch with its size, checksum and status
--- (new, changed, unchanged, removed). Columns are documented in pipeline/schemas.py.
+-- manifest: every input file of each published batch, with size, checksum and status.
+-- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW manifest AS
-SELECT *
-FROM read_parquet(
-    table_glob('manifest'),
-    hive_partitioning = true,
-    hive_types = {'batch_date': DATE},
-    union_by_name = true
-);
+WITH source AS (
+    SELECT *
+    FROM read_parquet(
+        table_glob('manifest'),
+        hive_partitioning = true,
+        hive_types = {'batch_date': DATE},
+        union_by_name = true
+    )
+),
+
+renamed AS (
+    SELECT
+        batch_date,
+        run_id,
+        source_file,
+        size,
+        sha256,
+        status
+    FROM source
+)
+
+SELECT * FROM renamed;

@@ -1,10 +1,27 @@
--- rejects: Every record that could not be loaded, with a reason.
--- Columns are documented in pipeline/schemas.py (and the README).
+-- rejects: every record that could not be loaded, with the reason and where it was.
+-- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW rejects AS
-SELECT *
-FROM read_parquet(
-    table_glob('rejects'),
-    hive_partitioning = true,
-    hive_types = {'batch_date': DATE},
-    union_by_name = true
-);
+WITH source AS (
+    SELECT *
+    FROM read_parquet(
+        table_glob('rejects'),
+        hive_partitioning = true,
+        hive_types = {'batch_date': DATE},
+        union_by_name = true
+    )
+),
+
+renamed AS (
+    SELECT
+        batch_date,
+        source_file,
+        member,
+        locator,
+        reason,
+        reason_code,
+        excerpt,
+        run_id
+    FROM source
+)
+
+SELECT * FROM renamed;

@@ -1,11 +1,29 @@
--- time_mentions: Relative time expressions of article bodies ("am Dienstag", "last week"),
+-- time_mentions: relative time expressions of article bodies ("am Dienstag", "last week"),
 -- resolved against the article's local publication date where its precision allows.
--- Columns are documented in pipeline/schemas.py (and the README).
+-- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW time_mentions AS
-SELECT *
-FROM read_parquet(
-    table_glob('time_mentions'),
-    hive_partitioning = true,
-    hive_types = {'batch_date': DATE},
-    union_by_name = true
-);
+WITH source AS (
+    SELECT *
+    FROM read_parquet(
+        table_glob('time_mentions'),
+        hive_partitioning = true,
+        hive_types = {'batch_date': DATE},
+        union_by_name = true
+    )
+),
+
+renamed AS (
+    SELECT
+        article_id,
+        batch_date,
+        text,
+        start_char,
+        end_char,
+        value,
+        precision,
+        note,
+        run_id
+    FROM source
+)
+
+SELECT * FROM renamed;

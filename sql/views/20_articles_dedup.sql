@@ -1,8 +1,13 @@
--- articles_dedup: one row per near-duplicate cluster (see articles.duplicate_cluster_id): the
--- earliest published member, preferring the most precise date, then the earliest batch.
--- cluster_size says how many articles (copies, re-edits) the row stands for.
+-- articles_dedup: one row per story, i.e. per near-duplicate cluster (articles.duplicate_cluster_id):
+-- wire copies, re-edits and re-deliveries collapse into the earliest published member, preferring
+-- the most precise date, then the earliest batch. cluster_size says how many rows it stands for.
+-- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW articles_dedup AS
-WITH clustered AS (
+WITH articles AS (
+    SELECT * FROM articles
+),
+
+renamed AS (
     SELECT
         *,
         coalesce(duplicate_cluster_id, article_id) AS cluster_key,
@@ -21,7 +26,7 @@ ranked AS (
             ORDER BY published_at NULLS LAST, precision_rank DESC, batch_date, article_id
         ) AS cluster_rank,
         count(*) OVER (PARTITION BY cluster_key) AS cluster_size
-    FROM clustered
+    FROM renamed
 )
 
 SELECT * EXCLUDE (cluster_key, precision_rank, cluster_rank)

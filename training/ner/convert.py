@@ -3,7 +3,10 @@
 GermEval 2014 dev is never written here: it is the evaluation set (``training.ner.evaluate``).
 The in-domain *dev* split used to choose the checkpoint comes from the corpora's own dev files.
 
-    python -m training.ner.convert [--data ../shared/data] [--out build/ner]
+    python -m training.ner.convert [--data ../shared/data] [--out build/ner] [--no-progress]
+
+Progress per corpus (and every 1,000 sentences) as in ``newsetl run``: a status line on a
+terminal, log lines otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import json
 import logging
 import random
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from pipeline.progress import NO_PROGRESS, ClearStatusLine, Progress, choose
 from training.ner import corpora
 from training.ner.corpora import Sentence
 
@@ -78,10 +83,14 @@ def to_doc(vocab: Vocab, words: list[str], tags: list[str]) -> Doc:
     return Doc(vocab, words=words, ents=tags)
 
 
-def convert(data: Path, out: Path) -> dict[str, dict[str, dict[str, int]]]:
+def convert(data: Path, out: Path,
+            progress: Progress = NO_PROGRESS) -> dict[str, dict[str, dict[str, int]]]:
+    """Write every corpus of every split; ``progress`` counts corpora per ``convert <split>``."""
     vocab = Vocab()
     stats: dict[str, dict[str, dict[str, int]]] = {}
     for split, corpora_ in sources(data).items():
+        stage = f"convert {split}"
+        progress.start(stage, len(corpora_), "corpora", "sentences")
         for name, sentences in corpora_.items():
             db = DocBin(store_user_data=False)
             counts: Counter[str] = Counter()
@@ -90,6 +99,8 @@ def convert(data: Path, out: Path) -> dict[str, dict[str, dict[str, int]]]:
                     continue
                 db.add(to_doc(vocab, words, tags))
                 counts["sentences"] += 1
+                if counts["sentences"] % 1000 == 0:  # big corpora (LER) take minutes each
+                    progress.advance(stage, items=1000)
                 counts["tokens"] += len(words)
                 counts.update(t[2:] for t in tags if t.startswith("B-"))
                 counts["missing_tokens"] += sum(1 for t in tags if t == corpora.MISSING)
@@ -98,6 +109,8 @@ def convert(data: Path, out: Path) -> dict[str, dict[str, dict[str, int]]]:
             db.to_disk(path)
             stats.setdefault(split, {})[name] = dict(counts)
             LOGGER.info("%s/%s: %s", split, name, dict(counts))
+            progress.advance(stage, done=1, items=counts["sentences"] % 1000)
+        progress.finish(stage)
     (out / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     return stats
 
@@ -106,9 +119,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("build/ner"))
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="status line on stderr (default: when it is a terminal); "
+                        "--no-progress logs a progress line every 10 s instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    convert(args.data, args.out)
+    progress = choose(sys.stderr, args.progress)
+    for handler in logging.getLogger().handlers:  # a log line first erases the status line
+        handler.addFilter(ClearStatusLine(progress))
+    try:
+        convert(args.data, args.out, progress)
+    finally:
+        progress.close()
 
 
 if __name__ == "__main__":
