@@ -9,6 +9,7 @@ content is refused rather than turned into noise.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 _BOMS = (
@@ -20,6 +21,13 @@ _BOMS = (
 )
 # Control characters that never occur in text files (everything below 0x20 except \t \n \r \f).
 _CONTROL = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D}
+_CONTROL_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_CONTROL)) + "]")
+# UTF-8 read as Windows-1252 (or Latin-1) turns every multi-byte character into a lead
+# character U+00C2..U+00F4 followed by what bytes 0x80..0xBF decode to: text without such a pair
+# cannot hold that mojibake, and skips ftfy's (much slower) badness check.
+_CONTINUATION = "".join(sorted({bytes([b]).decode("cp1252", "ignore") for b in range(0x80, 0xC0)}
+                               | {chr(c) for c in range(0x80, 0xC0)}))
+_SUSPECT = re.compile("[\u00c2-\u00f4][" + re.escape(_CONTINUATION) + "]")
 MAX_CONTROL_SHARE = 0.01
 
 
@@ -34,7 +42,7 @@ class DecodeError(ValueError):
 def decode(data: bytes) -> tuple[str, str]:
     """Return ``(text, encoding)`` with text in NFC and ``\\n`` line ends, or raise DecodeError."""
     text, encoding = _decode(data)
-    controls = sum(1 for ch in text[:65536] if ord(ch) in _CONTROL)
+    controls = len(_CONTROL_RE.findall(text, 0, 65536))
     if controls > MAX_CONTROL_SHARE * min(len(text), 65536):
         raise DecodeError("binary_content",
                           f"binary content: {controls} control characters in the first "
@@ -72,7 +80,7 @@ def repair_mojibake(text: str) -> tuple[str, bool]:
     import ftfy
     from ftfy.badness import is_bad
 
-    if text.isascii() or not is_bad(text):
+    if text.isascii() or not _SUSPECT.search(text) or not is_bad(text):
         return text, False
     fixed = ftfy.fix_encoding(text)
     if fixed != text and not is_bad(fixed):

@@ -11,8 +11,8 @@ member (earliest batch, then earliest published); rows already published keep th
 
 from __future__ import annotations
 
-import hashlib
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,35 +26,52 @@ THRESHOLD = 0.5
 _PRIME = np.uint64((1 << 61) - 1)
 _MAX = np.uint64((1 << 32) - 1)
 _rng = np.random.default_rng(20230131)
-_A = _rng.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
-_B = _rng.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
+# Multiply-shift hashing, one (a, b) pair per permutation: ((a * x + b) mod 2^64) >> 32 with a
+# odd. Only multiplications, additions and a shift on uint64: no modulo, which numpy does slowly.
+_A = _rng.integers(0, 1 << 63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _rng.integers(0, 1 << 63, NUM_PERM, dtype=np.uint64)
+_SHIFT = np.uint64(32)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_GRAM_MUL = np.uint64(1_000_003)
+_BAND_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
-def shingles(text: str, k: int = SHINGLE) -> set[int]:
-    """32-bit hashes of the word k-grams of the lower-cased text (the whole text if shorter)."""
+def shingles(text: str, k: int = SHINGLE) -> np.ndarray:
+    """32-bit hashes (as uint64) of the word k-grams of the lower-cased text (one gram of
+    all words if it is shorter).
+
+    Each word is hashed once (CRC-32) and a gram's hash is a polynomial of its words' hashes,
+    computed for all grams at once with numpy: no Python loop over grams.
+    """
     words = _TOKEN.findall(text.lower())
-    grams = [" ".join(words[i:i + k]) for i in range(max(1, len(words) - k + 1))]
-    return {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
-            for g in grams if g}
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    k = min(k, len(words))
+    grams = np.zeros(len(words) - k + 1, dtype=np.uint64)
+    for i in range(k):  # ((w0 * M + w1) * M + w2) mod p over the gram's words
+        grams = (grams * _GRAM_MUL + h[i:len(h) - k + 1 + i]) % _PRIME
+    return grams & _MAX  # repeated grams stay: they do not change a minimum
 
 
 def signature(text: str) -> np.ndarray:
     """MinHash signature (``NUM_PERM`` uint32) of the text's shingles."""
-    values = np.fromiter(shingles(text), dtype=np.uint64)
+    values = shingles(text)
     if values.size == 0:
         return np.full(NUM_PERM, _MAX, dtype=np.uint32)
-    # (a * x + b) mod p, truncated to 32 bits: one universal hash per permutation.
-    hashed = (np.outer(_A, values) + _B[:, None]) % _PRIME
-    sig: np.ndarray = (hashed & _MAX).min(axis=1).astype(np.uint32)
+    hashed = (np.outer(_A, values) + _B[:, None]) >> _SHIFT
+    sig: np.ndarray = hashed.min(axis=1).astype(np.uint32)
     return sig
 
 
-def band_keys(sig: np.ndarray) -> list[int]:
-    """One 63-bit key per band: equal keys mean an equal band."""
-    rows = sig.reshape(BANDS, ROWS)
-    return [int.from_bytes(hashlib.blake2b(r.tobytes() + bytes([i]), digest_size=8).digest(),
-                           "little") >> 1 for i, r in enumerate(rows)]
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """``(n, BANDS)`` uint64 keys of ``(n, NUM_PERM)`` signatures: equal bands have equal keys
+    (unequal ones rarely collide; candidates are verified on the signatures anyway)."""
+    rows = sigs.reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
+    keys = np.zeros((len(sigs), BANDS), dtype=np.uint64)
+    for c in range(ROWS):  # a polynomial over the band's rows, wrapping at 2^64
+        keys = keys * _BAND_MUL + rows[:, :, c]
+    return keys
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,13 +89,51 @@ class Member:
 
 def cluster(new: Sequence[Member], earlier: Iterable[Member],
             threshold: float = THRESHOLD) -> dict[str, str]:
+    """Cluster id of every new article (see ``cluster_arrays``)."""
+    old = list(earlier)
+    return cluster_arrays(
+        [m.article_id for m in new], _stack([m.signature for m in new]),
+        [m.article_id for m in old], [m.cluster_id or m.article_id for m in old],
+        _stack([m.signature for m in old]), threshold)
+
+
+def _stack(sigs: Sequence[np.ndarray]) -> np.ndarray:
+    return np.stack(sigs).astype(np.uint32) if sigs else np.empty((0, NUM_PERM), np.uint32)
+
+
+def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Sequence[str],
+                   earlier_clusters: Sequence[str], earlier_sigs: np.ndarray,
+                   threshold: float = THRESHOLD) -> dict[str, str]:
     """Cluster id of every new article, joining earlier clusters where they match.
 
-    ``new`` is in batch order (its first member of a new cluster names the cluster).
+    ``new_*`` are in batch order: the first member of a new cluster names it; a new article
+    that matches an earlier one takes the earlier cluster's id (the earliest matching member's,
+    when it bridges several). Candidate pairs come from equal LSH bands, found with sorted
+    arrays per band (no Python loop over earlier articles), and are kept when the estimated
+    Jaccard similarity reaches ``threshold``. Earlier clusters are not re-joined with each other.
     """
-    members = list(earlier) + list(new)
-    index: dict[tuple[int, int], list[int]] = {}
-    parent = list(range(len(members)))
+    m, n = len(earlier_ids), len(new_ids)
+    if n == 0:
+        return {}
+    new_keys, old_keys = band_keys(new_sigs), band_keys(earlier_sigs)
+    candidates: set[tuple[int, int]] = set()  # (member, earlier member), indexes into all
+    for band in range(BANDS):
+        keys = new_keys[:, band]
+        if m:
+            order = np.argsort(old_keys[:, band], kind="stable")
+            ranked = old_keys[order, band]
+            lo = np.searchsorted(ranked, keys, "left")
+            hi = np.searchsorted(ranked, keys, "right")
+            for k in np.flatnonzero(hi > lo):
+                candidates.update((m + int(k), int(j)) for j in order[lo[k]:hi[k]])
+        order = np.argsort(keys, kind="stable")  # pairs within the new articles
+        ranked = keys[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        for start, end in zip(starts, np.r_[starts[1:], n], strict=True):
+            group = sorted(int(i) for i in order[start:end])
+            candidates.update((m + b, m + a) for x, a in enumerate(group) for b in group[x + 1:])
+    sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs
+    parent = list(range(m + n))
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -86,17 +141,9 @@ def cluster(new: Sequence[Member], earlier: Iterable[Member],
             i = parent[i]
         return i
 
-    for i, member in enumerate(members):
-        for band, key in enumerate(band_keys(member.signature)):
-            for j in index.setdefault((band, key), []):
-                if find(i) != find(j) and similarity(member.signature,
-                                                     members[j].signature) >= threshold:
-                    a, b = sorted((find(i), find(j)))
-                    parent[b] = a  # the earlier member's root wins
-            index[(band, key)].append(i)
-    out: dict[str, str] = {}
-    first = len(members) - len(new)
-    for i in range(first, len(members)):
-        root = members[find(i)]
-        out[members[i].article_id] = root.cluster_id or root.article_id
-    return out
+    for i, j in sorted(candidates):
+        if find(i) != find(j) and float(np.mean(sigs[i] == sigs[j])) >= threshold:
+            a, b = sorted((find(i), find(j)))
+            parent[b] = a  # the earlier member's root wins
+    ids = [*earlier_clusters, *new_ids]
+    return {new_ids[i]: ids[find(m + i)] for i in range(n)}

@@ -58,6 +58,7 @@ ARTICLES = pa.schema([
     _f("encoding", pa.string(), False),
     _f("layout", pa.string(), False),
     _f("warnings", pa.list_(pa.string()), False),
+    _f("ner_model", pa.string()),
     _f("run_id", pa.string(), False),
 ])
 

@@ -14,7 +14,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import neardup, quality, schemas, storage, timex
-from pipeline.enrich import extract_entities
+from pipeline.enrich import EntityCache, processes, resolve_model
 from pipeline.parse import build_article
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.readers import InputFile, read_records
@@ -135,8 +135,12 @@ def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
     cutoff = time.time() - ttl_hours * 3600
     removed = []
     for folder in root.iterdir():
-        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=0.0)
-        if folder.is_dir() and max(newest, folder.stat().st_mtime) < cutoff:
+        try:  # another run may finish (and remove its folder) while we look
+            newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=0.0)
+            newest = max(newest, folder.stat().st_mtime)
+        except OSError:
+            continue
+        if folder.is_dir() and newest < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
             LOGGER.info("removed stale staging folder %s", folder.name)
@@ -319,16 +323,17 @@ def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_dat
         raise quality.QualityGateError(quality.message(batch_date, failed))
 
 
+def _signatures(table: pa.Table) -> np.ndarray:
+    """The ``minhash`` column as an ``(n, NUM_PERM)`` uint32 array, without Python lists."""
+    flat = pc.list_flatten(table.column("minhash")).to_numpy()
+    return np.asarray(flat, dtype=np.uint32).reshape(table.num_rows, neardup.NUM_PERM)
+
+
 def _near_duplicates(wh: storage.Warehouse, batch_date: date,
                      parts: list[Path]) -> dict[str, str]:
     """Cluster id of each staged article, against every other published batch."""
-    new: list[neardup.Member] = []
-    for part in parts:
-        table = pq.read_table(part, columns=["article_id", "minhash"])
-        for article_id, sig in zip(table.column("article_id").to_pylist(),
-                                   table.column("minhash").to_pylist(), strict=True):
-            new.append(neardup.Member(str(article_id), np.asarray(sig, dtype=np.uint32)))
-    earlier: list[neardup.Member] = []
+    staged = [pq.read_table(part, columns=["article_id", "minhash"]) for part in parts]
+    earlier: list[pa.Table] = []
     for other in wh.published_batches():
         version = wh.current_version(other)
         if other == batch_date or version is None:
@@ -337,16 +342,21 @@ def _near_duplicates(wh: storage.Warehouse, batch_date: date,
             names = pq.ParquetFile(path).schema_arrow.names
             if "minhash" not in names:  # published before near-duplicate clustering
                 continue
-            table = pq.read_table(path, columns=["article_id", "duplicate_cluster_id",
-                                                 "minhash"])
-            for article_id, cluster_id, sig in zip(*(table.column(c).to_pylist() for c in (
-                    "article_id", "duplicate_cluster_id", "minhash")), strict=True):
-                earlier.append(neardup.Member(str(article_id), np.asarray(sig, np.uint32),
-                                              str(cluster_id or article_id)))
-    clusters = neardup.cluster(new, earlier)
+            earlier.append(pq.read_table(path, columns=["article_id", "duplicate_cluster_id",
+                                                        "minhash"]))
+    empty = np.empty((0, neardup.NUM_PERM), np.uint32)
+    new_ids = [str(a) for t in staged for a in t.column("article_id").to_pylist()]
+    old_ids = [str(a) for t in earlier for a in t.column("article_id").to_pylist()]
+    old_clusters = [str(c or a) for t in earlier for a, c in zip(
+        t.column("article_id").to_pylist(), t.column("duplicate_cluster_id").to_pylist(),
+        strict=True)]
+    clusters = neardup.cluster_arrays(
+        new_ids, np.concatenate([_signatures(t) for t in staged]) if staged else empty,
+        old_ids, old_clusters,
+        np.concatenate([_signatures(t) for t in earlier]) if earlier else empty)
     joined = sum(1 for a, c in clusters.items() if a != c)
     LOGGER.info("batch %s: %d of %d articles are near duplicates (compared with %d earlier)",
-                batch_date, joined, len(new), len(earlier))
+                batch_date, joined, len(new_ids), len(old_ids))
     return clusters
 
 
@@ -443,31 +453,212 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
     return out
 
 
+ENRICHED = "enriched"
+"""Staged per-shard side table (article_id, ner_model): which model enriched each article;
+publishing writes it into articles.ner_model."""
+
+
+def _enriched_by(parts: Sequence[Path]) -> dict[str, str]:
+    """article_id -> ner_model from the staged side tables (carry-over shards have none)."""
+    out: dict[str, str] = {}
+    for part in parts:
+        if part.exists():
+            table = pq.read_table(part)
+            out.update((str(a), str(m)) for a, m in zip(
+                table.column("article_id").to_pylist(), table.column("ner_model").to_pylist(),
+                strict=True))
+    return out
+
+
+def _entity_cache(wh: storage.Warehouse) -> EntityCache:
+    """Entity rows of published articles by content hash, for one model version.
+
+    Equal content hashes mean equal title, teaser and body, so the offsets, sentences and norms
+    of the earlier article hold for the new one. Versions published before articles recorded
+    their model are not used; one removed while it is read (a concurrent publish) is skipped.
+    """
+    def lookup(label: str, hashes: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        import pyarrow.dataset as ds
+
+        wanted = set(hashes)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for batch in wh.published_batches():
+            version = wh.current_version(batch)
+            if version is None or len(found) == len(wanted):
+                continue
+            try:
+                articles = ds.dataset(version / "articles", format="parquet")
+                if "ner_model" not in articles.schema.names:
+                    continue
+                hits = articles.to_table(
+                    columns=["article_id", "content_hash"],
+                    filter=(pc.field("ner_model") == label)
+                    & pc.field("content_hash").isin(sorted(wanted - found.keys())))
+                by_id: dict[str, str] = {}  # one article per content hash
+                taken: set[str] = set()
+                for article_id, content_hash in zip(hits.column("article_id").to_pylist(),
+                                                    hits.column("content_hash").to_pylist(),
+                                                    strict=True):
+                    if content_hash not in found and content_hash not in taken:
+                        taken.add(str(content_hash))
+                        by_id[str(article_id)] = str(content_hash)
+                if not by_id:
+                    continue
+                rows = ds.dataset(version / "entities", format="parquet").to_table(
+                    columns=list(CACHED_ENTITY_COLUMNS),
+                    filter=pc.field("article_id").isin(sorted(by_id))).to_pylist()
+            except OSError as exc:
+                LOGGER.info("entity cache: skipped %s (%s)", version, exc)
+                continue
+            found.update((content_hash, []) for content_hash in by_id.values())
+            for row in rows:
+                found[by_id[row.pop("article_id")]].append(row)
+        return found
+
+    return lookup
+
+
+CACHED_ENTITY_COLUMNS = ("article_id", "text", "label", "norm", "start_char", "end_char",
+                         "sentence_index", "model")
+
+
 def enrich_shard(articles_part: Path, batch_date: date, settings: Settings,
                  progress: Progress = NO_PROGRESS) -> Path:
-    """Named entities for one shard's articles, written next to them as an entities part.
+    """Named entities for one shard's articles, written next to them as an entities part (the
+    Airflow task: one shard per task). See ``enrich_shards``."""
+    return enrich_shards([articles_part], batch_date, settings, progress)[0]
 
-    ``progress`` hears of its articles as ``enrich`` units, a batch of ``ner_batch_size`` at a
-    time (a shard can take minutes of NLP).
+
+def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Settings,
+                  progress: Progress = NO_PROGRESS) -> list[Path]:
+    """Named entities for the articles of several shards of one run, as one stream.
+
+    Per shard it writes an entities part and a side table of which model enriched each article
+    (``ENRICHED``). Articles whose content the same model version already enriched in a
+    published batch take those rows (``_entity_cache``): the model is not run, nor loaded if
+    nothing else needs it. The rest flow through one ``ner_stream`` per model (one worker pool
+    for all the shards, ``ner_processes``); a shard's rows are written as soon as its last
+    article is through, so memory does not grow with the batch. ``progress`` hears of articles
+    as ``enrich`` units. Carry-over shards already have their parts and are skipped.
     """
-    articles = storage.read_table(articles_part, "articles")
-    index = int(articles_part.stem.rsplit("-", 1)[1])
-    staging = articles_part.parent.parent.parent
+    from pipeline.enrich import entity_rows, known_names, label_of, load_pipeline, ner_stream
+
+    if not articles_parts:
+        return []
+    staging = articles_parts[0].parent.parent.parent
     run_id = storage.read_json(staging / PLAN)["run_id"]
-    carried = _part(staging, "entities", index)
-    if carried.exists():  # a carry-over shard: its entities were copied, not recomputed
-        progress.advance("enrich", done=articles.num_rows)
-        return carried
-    rows = extract_entities(articles, settings.ner_models, settings.models_dir,
-                            settings.ner_batch_size, settings.max_body_chars,
-                            on_articles=lambda n: progress.advance("enrich", done=n))
-    for row in rows:
-        row["run_id"] = run_id
-    LOGGER.info("shard %d of run %s: %d entities in %d articles", index, run_id, len(rows),
-                articles.num_rows)
-    out = storage.write_table(_part(staging, "entities", index),
-                              storage.rows_to_table("entities", rows), settings.row_group_rows)
-    return out
+    cache = _entity_cache(storage.Warehouse(settings.warehouse))
+    todo: list[tuple[int, Path]] = []
+    for part in articles_parts:
+        index = int(part.stem.rsplit("-", 1)[1])
+        if _part(staging, "entities", index).exists():  # carry-over: entities were copied
+            progress.advance("enrich", done=pq.ParquetFile(part).metadata.num_rows)
+        else:
+            todo.append((index, part))
+    locations: dict[str | None, str | None] = {}
+
+    def location_of(language: str | None) -> str | None:
+        if language not in locations:
+            spec = settings.ner_models.get(language or "", "none")
+            locations[language] = resolve_model(spec, settings.models_dir) if language else None
+        return locations[language]
+
+    shard_languages = {index: set(pq.read_table(part, columns=["language"])
+                                  .column("language").to_pylist()) for index, part in todo}
+    used = sorted({loc for langs in shard_languages.values() for lang in langs
+                   if (loc := location_of(lang)) is not None})
+    models: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
+    counted: set[int] = set()  # shards whose model-less articles progress has heard of
+    reused = 0
+    for k, location in enumerate(used):
+        label = label_of(location)
+        buffered: dict[int, list[dict[str, Any]]] = {}  # shards read, not yet written
+
+        def items(location: str = location, label: str = label,
+                  buffered: dict[int, list[dict[str, Any]]] = buffered,
+                  ) -> Iterator[tuple[tuple[int, str], str]]:
+            nonlocal reused
+            for index, part in todo:
+                table = pq.read_table(part, columns=["article_id", "body", "language",
+                                                     "content_hash"])
+                rows = [r for r in table.to_pylist() if location_of(r["language"]) == location]
+                if index not in counted:
+                    counted.add(index)
+                    skipped = sum(1 for r in table.to_pylist()
+                                  if location_of(r["language"]) is None)
+                    if skipped:
+                        progress.advance("enrich", done=skipped)
+                hits = cache(label, sorted({r["content_hash"] for r in rows}))
+                buffered[index] = []
+                for r in rows:
+                    models[index][r["article_id"]] = label
+                    if r["content_hash"] in hits:
+                        buffered[index].extend({**e, "article_id": r["article_id"]}
+                                               for e in hits[r["content_hash"]])
+                        reused += 1
+                        progress.advance("enrich", done=1)
+                    else:
+                        yield (index, r["article_id"]), r["body"][:settings.max_body_chars]
+
+        def flush(upto: int | None, k: int = k,
+                  buffered: dict[int, list[dict[str, Any]]] = buffered) -> None:
+            for index in sorted(buffered):
+                if upto is not None and index >= upto:
+                    break
+                rows = buffered.pop(index)
+                for row in rows:
+                    row["run_id"] = run_id
+                storage.write_table(_entity_part(staging, index, k, len(used)),
+                                    storage.rows_to_table("entities", rows),
+                                    settings.row_group_rows)
+
+        workers = processes(settings.ner_processes,
+                            sum(pq.ParquetFile(p).metadata.num_rows for _, p in todo),
+                            settings.ner_batch_size)
+        known: frozenset[str] | None = None
+        for (index, article_id), mentions in ner_stream(location, items(), workers,
+                                                        settings.ner_batch_size):
+            if known is None:
+                known = known_names(load_pipeline(location))
+            flush(upto=index)
+            buffered[index].extend(entity_rows(article_id, mentions, label, known))
+            progress.advance("enrich", done=1)
+        flush(upto=None)
+    for index, part in todo:
+        if index not in counted:  # no model for any of its articles
+            progress.advance("enrich", done=pq.ParquetFile(part).metadata.num_rows)
+        _merge_entity_parts(staging, index, len(used), settings.row_group_rows)
+        storage.write_table(_part(staging, ENRICHED, index), pa.table({
+            "article_id": pa.array(list(models[index]), pa.string()),
+            "ner_model": pa.array(list(models[index].values()), pa.string())}),
+            settings.row_group_rows)
+        LOGGER.info("shard %d of run %s: %d entities in %d articles", index, run_id,
+                    pq.ParquetFile(_part(staging, "entities", index)).metadata.num_rows,
+                    pq.ParquetFile(part).metadata.num_rows)
+    if reused:
+        LOGGER.info("run %s: entities of %d articles reused (content already enriched by the "
+                    "same model version)", run_id, reused)
+    return [_part(staging, "entities", int(p.stem.rsplit("-", 1)[1])) for p in articles_parts]
+
+
+def _entity_part(staging: Path, index: int, k: int, passes: int) -> Path:
+    """Where pass ``k`` (one per model) writes shard ``index``'s rows: the final part when there
+    is one model, else a temporary part merged by ``_merge_entity_parts``."""
+    final = _part(staging, "entities", index)
+    return final if passes == 1 else final.with_name(f"{final.stem}.model-{k}.parquet")
+
+
+def _merge_entity_parts(staging: Path, index: int, passes: int, row_group_rows: int) -> None:
+    final = _part(staging, "entities", index)
+    if passes == 1 and final.exists():
+        return
+    pieces = [_entity_part(staging, index, k, passes) for k in range(passes)]
+    tables = [storage.read_table(p, "entities") for p in pieces if p.exists()]
+    storage.write_table(final, pa.concat_tables(tables) if tables else
+                        storage.rows_to_table("entities", []), row_group_rows)
+    for piece in pieces:
+        if piece != final:
+            piece.unlink(missing_ok=True)
 
 
 def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
@@ -499,6 +690,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
 
         clusters = _near_duplicates(wh, batch_date, [_part(staging, "articles", i)
                                                      for i in range(n)])
+        enriched_by = _enriched_by([_part(staging, ENRICHED, i) for i in range(n)])
 
         def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
             cols: dict[str, list[Any]] = {c: rb.column(c).to_pylist() for c in (
@@ -519,8 +711,12 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
             rb = rb.filter(pa.array(mask, pa.bool_()))
             ids = [str(a) for a in rb.column("article_id").to_pylist()]
             at = rb.schema.get_field_index("duplicate_cluster_id")
-            return rb.set_column(at, rb.schema.field(at),
-                                 pa.array([clusters.get(a, a) for a in ids], pa.string()))
+            rb = rb.set_column(at, rb.schema.field(at),
+                               pa.array([clusters.get(a, a) for a in ids], pa.string()))
+            at = rb.schema.get_field_index("ner_model")
+            models = rb.column(at).to_pylist()  # carried-over rows keep theirs
+            return rb.set_column(at, rb.schema.field(at), pa.array(
+                [enriched_by.get(a, m) for a, m in zip(ids, models, strict=True)], pa.string()))
 
         def drop_entities(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
             gone = dropped.get(index)
@@ -635,8 +831,7 @@ def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
     progress.finish("parse")
     progress.start("enrich", sum(pq.ParquetFile(parts["articles"]).metadata.num_rows
                                  for parts in parsed), "articles")
-    for parts in parsed:
-        enrich_shard(parts["articles"], batch_date, settings, progress)
+    enrich_shards([parts["articles"] for parts in parsed], batch_date, settings, progress)
     progress.finish("enrich")
     progress.start("publish", len(STAGED_TABLES), "tables", "rows")
     version = publish_batch(plan.path, batch_date, settings, progress)

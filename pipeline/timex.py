@@ -50,6 +50,9 @@ PATTERN = re.compile(
     r"|(?P<n_en>\d+|" + _NUM + r")\s+(?P<unit_en>days|weeks|months|years|day|week|month|year)"
     r"\s+ago\b"
     r")", re.IGNORECASE)
+# The same without IGNORECASE, run on the lower-cased body: Python's case-insensitive matching
+# of Unicode is several times slower. Used when lower-casing keeps every offset.
+_PATTERN_LOWER = re.compile(PATTERN.pattern)
 # "morgen" is also "the morning" (Dienstagmorgen, am Morgen): only the adverb counts.
 _NOT_ADVERB = re.compile(r"(?:am|den|jeden|guten|einem|der)\s+$", re.IGNORECASE)
 NEEDS = {"day": ("day", "minute", "second"), "week": ("day", "minute", "second"),
@@ -85,8 +88,11 @@ def _format(d: date, precision: str) -> str:
 
 def find(body: str, published: date | None, precision: str | None) -> Iterator[TimeMention]:
     """Relative expressions of ``body``, resolved against the local publication date."""
-    for m in PATTERN.finditer(body):
-        text = m.group(0)
+    lower = body.lower()
+    matches = _PATTERN_LOWER.finditer(lower) if len(lower) == len(body) else \
+        PATTERN.finditer(body)
+    for m in matches:
+        text = body[m.start():m.end()]
         g = {k: (v.lower() if isinstance(v, str) else v) for k, v in m.groupdict().items()}
         if g["day"] == "morgen" and _NOT_ADVERB.search(body[max(0, m.start() - 8):m.start()]):
             continue

@@ -50,6 +50,7 @@ renamed AS (
         encoding,
         layout,
         warnings,
+        ner_model,
         run_id
     FROM source
 )
