@@ -10,7 +10,7 @@ WAREHOUSE ?= data/warehouse
 DEMO_LANDING := samples/landing
 
 .PHONY: help install demo test test-fast lint typecheck clean train-ner eval-ner eval-html \
-	eval-dates
+	eval-dates bench
 
 help:
 	@echo "make demo   - install, run the pipeline on samples/landing, print a DuckDB query"
@@ -91,6 +91,14 @@ eval-html: install
 # test-pair pass rate and fast-path speed.
 eval-dates: install
 	$(BIN)/python -m bench.eval_dates
+
+# Throughput and memory (bench/throughput.py): ceiling, end to end, no NER, naive pandas,
+# re-runs, backfill scaling, DuckDB queries; writes bench/RESULTS.md. Corpora are cached in
+# build/bench/. `make bench BENCH_N=100000` or `make bench BENCH_SIZES=1000,10000,100000`.
+BENCH_N ?= 10000
+BENCH_SIZES ?= $(BENCH_N)
+bench: install
+	$(BIN)/python -m bench.throughput --sizes $(BENCH_SIZES) --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache
