@@ -111,10 +111,18 @@ def label_of(location: str) -> str:
     return model_label(load_pipeline(location))
 
 
+def cpu_cores() -> int:
+    """Cores this process may run on (``taskset``, container CPU sets), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def processes(setting: int, documents: int, batch_size: int) -> int:
     """``n_process`` for ``nlp.pipe``: ``setting`` (0: one per core), but one for inputs too small
     to feed several workers (each worker gets whole batches)."""
-    wanted = setting if setting > 0 else (os.cpu_count() or 1)
+    wanted = setting if setting > 0 else cpu_cores()
     return 1 if documents < 4 * batch_size else max(1, wanted)
 
 

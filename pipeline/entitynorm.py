@@ -36,7 +36,7 @@ def clean(text: str) -> str:
 
 
 def _bare(name: str, label: str, known: Collection[str], same_label: Collection[str]) -> str:
-    english = _POSSESSIVE.sub("", name)
+    english = clean(_POSSESSIVE.sub("", name))
     if english != name and english:
         return english
     for suffix in ("s", "es"):

@@ -129,7 +129,9 @@ def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Se
         order = np.argsort(keys, kind="stable")  # pairs within the new articles
         ranked = keys[order]
         starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        for start, end in zip(starts, np.r_[starts[1:], n], strict=True):
+        ends = np.r_[starts[1:], n]
+        shared = ends - starts > 1  # only keys held by several new articles make pairs
+        for start, end in zip(starts[shared], ends[shared], strict=True):
             group = sorted(int(i) for i in order[start:end])
             candidates.update((m + b, m + a) for x, a in enumerate(group) for b in group[x + 1:])
     sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs

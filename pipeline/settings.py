@@ -37,6 +37,9 @@ class Settings:
     an installed package name, or ``none``. A language without an entry gets no entities."""
     ner_batch_size: int = 64
     """Documents per ``nlp.pipe`` batch."""
+    parse_processes: int = 0
+    """Processes parsing the shards of a batch in ``newsetl run`` / backfill days (0: one per
+    CPU core; a single shard is parsed in this process). Airflow maps shards to tasks instead."""
     ner_processes: int = 0
     """Processes ``nlp.pipe`` runs in (``n_process``); 0: one per CPU core. Inputs of fewer than
     four batches run in this process (starting workers would cost more than it saves)."""

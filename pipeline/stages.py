@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import neardup, quality, schemas, storage, timex
-from pipeline.enrich import EntityCache, processes, resolve_model
+from pipeline.enrich import EntityCache, cpu_cores, processes, resolve_model
 from pipeline.parse import build_article
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.readers import InputFile, read_records
@@ -75,10 +75,10 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         progress.advance("plan", done=1)
     previous = _previous_manifest(wh, batch_date)
     carry_from = wh.current_version(batch_date)
+    depends = _files_with_duplicates(carry_from) if carry_from is not None else set()
     unchanged = {rel for rel, digest in hashes.items()
                  if settings.reuse_unchanged and previous.get(rel) == digest
-                 and carry_from is not None
-                 and rel not in _files_with_duplicates(carry_from)}
+                 and carry_from is not None and rel not in depends}
     process = [f for f in inputs if f.relative not in unchanged]
     removed = sorted(set(previous) - set(hashes))
     for rel in removed:
@@ -812,6 +812,33 @@ class RunResult:
     catalog: Path
 
 
+def _parse_worker(shard: str, batch_date: str, settings: dict[str, Any]) -> dict[str, Path]:
+    return parse_shard(Path(shard), date.fromisoformat(batch_date),
+                       Settings.from_mapping(settings))
+
+
+def _parse_in_pool(shards: Sequence[Path], batch_date: date, settings: Settings, workers: int,
+                   progress: Progress) -> list[dict[str, Path]]:
+    """``parse_shard`` of every shard in ``workers`` forked processes (the Airflow DAG maps the
+    shards to tasks instead); ``progress`` hears of each shard as it completes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    done: dict[Path, dict[str, Path]] = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(_parse_worker, str(shard), batch_date.isoformat(),
+                               settings.to_dict()): shard for shard in shards}
+        for future in as_completed(futures):
+            shard = futures[future]
+            parts = done[shard] = future.result()
+            manifest = storage.read_json(shard)
+            progress.advance("parse", done=len(manifest["files"]) + len(
+                manifest.get("carry_files", [])),
+                items=pq.ParquetFile(parts["articles"]).metadata.num_rows,
+                rejected=pq.ParquetFile(parts["rejects"]).metadata.num_rows)
+    return [done[shard] for shard in shards]
+
+
 def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
               progress: Progress = NO_PROGRESS) -> RunResult:
     """Every stage of one batch in this process: what ``newsetl run`` does.
@@ -827,7 +854,11 @@ def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
     manifests = [storage.read_json(shard) for shard in plan.shards]
     progress.start("parse", sum(len(m["files"]) + len(m.get("carry_files", []))
                                 for m in manifests), "files", "articles", counts=("rejected",))
-    parsed = [parse_shard(shard, batch_date, settings, progress) for shard in plan.shards]
+    workers = min(len(plan.shards), settings.parse_processes or cpu_cores())
+    if workers > 1:
+        parsed = _parse_in_pool(plan.shards, batch_date, settings, workers, progress)
+    else:
+        parsed = [parse_shard(shard, batch_date, settings, progress) for shard in plan.shards]
     progress.finish("parse")
     progress.start("enrich", sum(pq.ParquetFile(parts["articles"]).metadata.num_rows
                                  for parts in parsed), "articles")
