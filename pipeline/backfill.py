@@ -53,9 +53,8 @@ def run_day(archive: Path, day: date, settings: Settings, force: bool) -> DayRes
                              "these inputs with this code version")
     try:
         plan = stages.plan_batch(files, day, settings)
-        for shard in plan.shards:
-            parts = stages.parse_shard(shard, day, settings)
-            stages.enrich_shard(parts["articles"], day, settings)
+        parsed = [stages.parse_shard(shard, day, settings) for shard in plan.shards]
+        stages.enrich_shards([parts["articles"] for parts in parsed], day, settings)
         stages.publish_batch(plan.path, day, settings)
     except Exception as exc:  # one bad day must not stop the others; it is reported
         LOGGER.exception("backfill day %s failed", day)
