@@ -235,10 +235,11 @@ def test_partition_pruning_reads_only_the_filtered_batches(con: Any) -> None:
     batches = [r[0] for r in con.execute("SELECT DISTINCT batch_date FROM articles ORDER BY 1")
                .fetchall()]
     assert len(batches) == 4
-    assert files_read(con, "SELECT count(*) FROM articles") == [4]
-    assert files_read(con, "SELECT count(*) FROM articles WHERE batch_date BETWEEN "
+    # (Columns are read so the plan scans files: count(*) alone is answered from metadata.)
+    assert files_read(con, "SELECT count(title) FROM articles") == [4]
+    assert files_read(con, "SELECT count(title) FROM articles WHERE batch_date BETWEEN "
                       "DATE '2023-02-01' AND DATE '2023-02-02'") == [2]
-    assert files_read(con, "SELECT count(*) FROM entities WHERE batch_date = "
+    assert files_read(con, "SELECT count(text) FROM entities WHERE batch_date = "
                       "DATE '2023-02-03'") == [1]
 
 

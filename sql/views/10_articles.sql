@@ -3,13 +3,7 @@
 -- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW articles AS
 WITH source AS (
-    SELECT *
-    FROM read_parquet(
-        table_glob('articles'),
-        hive_partitioning = true,
-        hive_types = {'batch_date': DATE},
-        union_by_name = true
-    )
+    SELECT * FROM warehouse_table('articles')
 ),
 
 renamed AS (

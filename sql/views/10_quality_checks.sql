@@ -2,13 +2,7 @@
 -- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW quality_checks AS
 WITH source AS (
-    SELECT *
-    FROM read_parquet(
-        table_glob('quality_checks'),
-        hive_partitioning = true,
-        hive_types = {'batch_date': DATE},
-        union_by_name = true
-    )
+    SELECT * FROM warehouse_table('quality_checks')
 ),
 
 renamed AS (
