@@ -226,16 +226,6 @@ def entity_rows(article_id: str, mentions: Sequence[Mention], label: str,
                                                                       strict=True)]
 
 
-def entities_for_docs(location: str, items: Iterable[tuple[str, str]], batch_size: int,
-                      max_chars: int, workers: int = 1) -> Iterator[dict[str, Any]]:
-    """Entity rows for ``(article_id, body)`` pairs; offsets index into the body as stored."""
-    nlp = load_pipeline(location)
-    label, known = model_label(nlp), known_names(nlp)
-    for article_id, mentions in ner_stream(
-            location, ((a, body[:max_chars]) for a, body in items), workers, batch_size):
-        yield from entity_rows(article_id, mentions, label, known)
-
-
 EntityCache = Callable[[str, Sequence[str]], Mapping[str, list[dict[str, Any]]]]
 """``(model label, content hashes) -> {content hash: entity rows}`` of articles already enriched
 by that model version; an article enriched with no entities maps to an empty list."""

@@ -3,10 +3,11 @@
 Each body becomes a set of word 3-shingles; its MinHash signature (128 permutations) estimates
 Jaccard similarity; 32 bands of 4 rows make pairs above ~0.45 collide in some band with high
 probability. Candidate pairs are verified on the signatures (estimated Jaccard >=
-``THRESHOLD``) and joined into clusters (union-find). Signatures and band keys are kept in the
-warehouse (``_index/minhash``, one file per batch), so a batch is compared with every batch
-published before it: clusters span batches. A cluster's id is the ``article_id`` of its first
-member (earliest batch, then earliest published); rows already published keep their id.
+``THRESHOLD``) and joined into clusters (union-find). Signatures are stored with the articles
+(the internal ``articles.minhash`` column) and band keys derived from them at publish, so a
+batch is compared with every batch published before it: clusters span batches. A cluster's id
+is the ``article_id`` of its first member (earliest batch, then earliest published); rows
+already published keep their id.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ def load_models(sql_dir: Path) -> dict[str, View]:
     return views
 
 
-def _one(spec: Any) -> tuple[str, Any]:
+def split_test(spec: Any) -> tuple[str, Any]:
+    """``(kind, argument)`` of a test written as a name or a one-key mapping."""
     if isinstance(spec, str):
         return spec, None
     if isinstance(spec, dict) and len(spec) == 1:
@@ -108,7 +109,7 @@ def _one(spec: Any) -> tuple[str, Any]:
 
 
 def _column_test(view: str, column: str, spec: Any) -> DataTest:
-    kind, arg = _one(spec)
+    kind, arg = split_test(spec)
     v, c = quote(view), quote(column)
     if kind == "not_null":
         return DataTest(view, f"not_null({column})",
@@ -138,7 +139,7 @@ def _column_test(view: str, column: str, spec: Any) -> DataTest:
 
 
 def _view_test(view: str, spec: Any) -> DataTest:
-    kind, arg = _one(spec)
+    kind, arg = split_test(spec)
     v = quote(view)
     if kind == "unique":
         columns = arg["columns"] if isinstance(arg, dict) else arg

@@ -563,12 +563,14 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             locations[language] = resolve_model(spec, settings.models_dir) if language else None
         return locations[language]
 
-    shard_languages = {index: set(pq.read_table(part, columns=["language"])
-                                  .column("language").to_pylist()) for index, part in todo}
-    used = sorted({loc for langs in shard_languages.values() for lang in langs
-                   if (loc := location_of(lang)) is not None})
+    languages: Counter[str | None] = Counter()
+    for _, part in todo:
+        languages.update(pq.read_table(part, columns=["language"]).column("language").to_pylist())
+    used = sorted({loc for lang in languages if (loc := location_of(lang)) is not None})
+    # Articles of languages without a pipeline are done as they are: no entities.
+    progress.advance("enrich", done=sum(n for lang, n in languages.items()
+                                        if location_of(lang) is None))
     models: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
-    counted: set[int] = set()  # shards whose model-less articles progress has heard of
     reused = 0
     for k, location in enumerate(used):
         label = label_of(location)
@@ -582,12 +584,6 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
                 table = pq.read_table(part, columns=["article_id", "body", "language",
                                                      "content_hash"])
                 rows = [r for r in table.to_pylist() if location_of(r["language"]) == location]
-                if index not in counted:
-                    counted.add(index)
-                    skipped = sum(1 for r in table.to_pylist()
-                                  if location_of(r["language"]) is None)
-                    if skipped:
-                        progress.advance("enrich", done=skipped)
                 hits = cache(label, sorted({r["content_hash"] for r in rows}))
                 buffered[index] = []
                 for r in rows:
@@ -625,8 +621,6 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             progress.advance("enrich", done=1)
         flush(upto=None)
     for index, part in todo:
-        if index not in counted:  # no model for any of its articles
-            progress.advance("enrich", done=pq.ParquetFile(part).metadata.num_rows)
         _merge_entity_parts(staging, index, len(used), settings.row_group_rows)
         storage.write_table(_part(staging, ENRICHED, index), pa.table({
             "article_id": pa.array(list(models[index]), pa.string()),

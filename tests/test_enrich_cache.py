@@ -95,6 +95,6 @@ def test_two_processes_find_the_same_entities_as_one(tiny_ner: Path) -> None:
     paragraphs = [p for p in body.split("\n\n") if p.strip()]
     items = [(f"a{i}", "\n\n".join(paragraphs[i % len(paragraphs):] + paragraphs[:2]))
              for i in range(40)]
-    one = list(enrich.entities_for_docs(str(tiny_ner), items, 8, 100_000, workers=1))
-    two = list(enrich.entities_for_docs(str(tiny_ner), items, 8, 100_000, workers=2))
+    one = [m for _, found in enrich.ner_stream(str(tiny_ner), items, 1, 8) for m in found]
+    two = [m for _, found in enrich.ner_stream(str(tiny_ner), items, 2, 8) for m in found]
     assert one == two and len(one) > 40
