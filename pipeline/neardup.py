@@ -65,6 +65,88 @@ def signature(text: str) -> np.ndarray:
     return sig
 
 
+def _crc_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):  # the reflected CRC-32 polynomial of zlib
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC = _crc_table()
+_CRC_MAX_LEN = 64
+"""Words up to this many bytes are hashed together, byte position by byte position; longer
+ones (URLs, base64) one by one, so a freak token cannot make the loop long."""
+_GRAMS_PER_CHUNK = 4096
+"""MinHash works on (NUM_PERM x grams) arrays, in place: 4,096 grams are 4 MB of uint64, which
+stay in the CPU cache (32k grams made it 2.5x slower)."""
+
+
+def _crc32_words(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``zlib.crc32`` of every word ``data[start:start + length]``, all words at once."""
+    crc = np.full(len(starts), 0xFFFFFFFF, dtype=np.uint32)
+    short = np.flatnonzero(lengths <= _CRC_MAX_LEN)
+    order = short[np.argsort(-lengths[short], kind="stable")]  # longest first
+    s_starts, s_lengths = starts[order], lengths[order]
+    running = crc[order]
+    for i in range(int(s_lengths[0]) if len(order) else 0):
+        active = int(np.searchsorted(-s_lengths, -i, side="left"))  # words longer than i
+        c = running[:active]
+        running[:active] = _CRC[(c ^ data[s_starts[:active] + i]) & 0xFF] ^ (c >> 8)
+    crc[order] = running ^ np.uint32(0xFFFFFFFF)
+    for j in np.flatnonzero(lengths > _CRC_MAX_LEN):
+        crc[j] = zlib.crc32(data[starts[j]:starts[j] + lengths[j]].tobytes())
+    return crc.astype(np.uint64)
+
+
+def signatures(texts: Sequence[str], k: int = SHINGLE) -> np.ndarray:
+    """``(len(texts), NUM_PERM)`` MinHash signatures, equal row for row to ``signature``.
+
+    A parse shard's bodies are hashed together: words are CRC-32ed byte position by byte
+    position across all texts, grams and minima are numpy operations over the whole shard.
+    Per article that is about a third of ``signature``'s cost (no Python call per word)."""
+    out = np.full((len(texts), NUM_PERM), _MAX, dtype=np.uint32)
+    words = [_TOKEN.findall(t.lower()) for t in texts]
+    full = [i for i, w in enumerate(words) if len(w) >= k]
+    for i, w in enumerate(words):
+        if 0 < len(w) < k:  # one gram of all words: rare, done the simple way
+            out[i] = signature(texts[i])
+    if not full:
+        return out
+    counts = np.array([len(words[i]) for i in full], dtype=np.int64)
+    data = np.frombuffer(" ".join(" ".join(words[i]) for i in full).encode("utf-8"),
+                         dtype=np.uint8)
+    cuts = np.flatnonzero(data == 32)
+    starts = np.concatenate(([0], cuts + 1))
+    lengths = np.concatenate((cuts, [len(data)])) - starts
+    h = _crc32_words(data, starts, lengths)
+    n = len(h) - k + 1
+    grams = np.zeros(n, dtype=np.uint64)
+    for i in range(k):  # as in ``shingles``, over all texts; grams across texts are dropped
+        grams = (grams * _GRAM_MUL + h[i:n + i]) % _PRIME
+    grams &= _MAX
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each text's first word
+    per_text = counts - k + 1
+    keep = np.concatenate([np.arange(f, f + g) for f, g in zip(first, per_text, strict=True)])
+    grams = grams[keep]
+    bounds = np.concatenate(([0], np.cumsum(per_text)))
+    buffer = np.empty(NUM_PERM * _GRAMS_PER_CHUNK, dtype=np.uint64)
+    t = 0
+    while t < len(full):  # chunks of whole texts of at most _GRAMS_PER_CHUNK grams (or one)
+        end = max(t + 1, int(np.searchsorted(bounds, bounds[t] + _GRAMS_PER_CHUNK,
+                                               side="right")) - 1)
+        chunk = grams[bounds[t]:bounds[end]]
+        if len(chunk) * NUM_PERM > len(buffer):
+            buffer = np.empty(NUM_PERM * len(chunk), dtype=np.uint64)
+        hashed = buffer[:NUM_PERM * len(chunk)].reshape(NUM_PERM, len(chunk))
+        np.multiply.outer(_A, chunk, out=hashed)  # in place: the buffer stays in the cache
+        hashed += _B[:, None]
+        hashed >>= _SHIFT
+        minima = np.minimum.reduceat(hashed, bounds[t:end] - bounds[t], axis=1)
+        out[full[t:end]] = minima.T.astype(np.uint32)
+        t = end
+    return out
+
+
 def band_keys(sigs: np.ndarray) -> np.ndarray:
     """``(n, BANDS)`` uint64 keys of ``(n, NUM_PERM)`` signatures: equal bands have equal keys
     (unequal ones rarely collide; candidates are verified on the signatures anyway)."""

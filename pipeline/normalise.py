@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 _WS = re.compile(r"\s+")
@@ -107,20 +108,27 @@ def article_id(url: str | None, source_id: str | None, content: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+LANGUAGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "langid" / "lid.176.ftz"
+"""fastText's language identification model (176 languages, 0.9 MB, CC BY-SA 3.0)."""
+_LABEL = "__label__"
+
+
 @lru_cache(maxsize=1)
 def _language_identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    import fasttext
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return fasttext.load_model(str(LANGUAGE_MODEL))
 
 
-def detect_language(text: str, max_chars: int = 600) -> tuple[str | None, float | None]:
-    """ISO 639-1 code and probability, or ``(None, None)`` when there is too little text.
+def detect_language(text: str, max_chars: int = 300) -> tuple[str | None, float | None]:
+    """ISO 639 code (two letters where the language has one) and probability, or
+    ``(None, None)`` when there is too little text.
 
-    The first ``max_chars`` characters decide: py3langid's cost grows with the text, and a
-    paragraph is plenty (it is reliable on one-sentence teasers already)."""
-    sample = text[:max_chars]
-    if len(_WS.sub("", sample)) < MIN_LANGUAGE_CHARS:
+    The first ``max_chars`` characters decide: a paragraph is plenty (fastText is reliable on
+    one-sentence teasers already) and the cost grows with the text. fastText reads one line, so
+    whitespace runs become single spaces."""
+    sample = _WS.sub(" ", text[:max_chars]).strip()
+    if len(sample) - sample.count(" ") < MIN_LANGUAGE_CHARS:
         return None, None
-    code, prob = _language_identifier().classify(sample)
-    return str(code), float(prob)
+    labels, probs = _language_identifier().predict(sample, k=1)
+    return str(labels[0]).removeprefix(_LABEL), min(1.0, float(probs[0]))

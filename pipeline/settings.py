@@ -79,6 +79,10 @@ class Settings:
     reuse_unchanged: bool = True
     """On a re-run of a batch, carry over the rows of files identical to its previous run instead
     of re-reading them (``false``: re-process every file, e.g. after a reader fix)."""
+    reuse_known_files: bool = True
+    """A file whose bytes an earlier published batch already parsed (same SHA-256, a text dump
+    that gave one article) is not parsed again: its row is taken over with the columns that
+    depend on the file name and the batch recomputed (``false``: parse every file)."""
     staging_ttl_hours: int = 24
     """Staging folders of dead runs older than this are removed when a new run is planned."""
     keep_previous: bool = True

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,8 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
                  if settings.reuse_unchanged and previous.get(rel) == digest
                  and carry_from is not None and rel not in depends}
     process = [f for f in inputs if f.relative not in unchanged]
+    known = _known_files(wh, {f.relative: hashes[f.relative] for f in process}, batch_date) \
+        if settings.reuse_known_files else {}
     removed = sorted(set(previous) - set(hashes))
     for rel in removed:
         LOGGER.warning("batch %s: %s was in the previous run and is gone: its rows are dropped",
@@ -92,7 +94,8 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{index:05d}.json",
             {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": index,
-             "files": [[str(f.path), f.relative] for f in chunk]}))
+             "files": [[str(f.path), f.relative] for f in chunk],
+             "known": {f.relative: known[f.relative] for f in chunk if f.relative in known}}))
     if unchanged and carry_from is not None:  # one more shard: rows carried over, not re-read
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{n_shards:05d}.json",
@@ -117,10 +120,35 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         "input_fingerprint": _fingerprint(hashes),
         "shards": [p.name for p in shard_paths],
     })
-    LOGGER.info("planned run %s for batch %s: %d files (%d unchanged, carried over; %d "
-                "removed) in %d shards", run_id, batch_date, len(inputs), len(unchanged),
-                len(removed), len(shard_paths))
+    LOGGER.info("planned run %s for batch %s: %d files (%d unchanged, carried over; %d known "
+                "from earlier batches; %d removed) in %d shards", run_id, batch_date, len(inputs),
+                len(unchanged), len(known), len(removed), len(shard_paths))
     return BatchPlan(run_id, batch_date, plan, shard_paths)
+
+
+def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
+                 batch_date: date) -> dict[str, list[str]]:
+    """relative name -> [version folder, file name there, batch date] of an earlier published
+    batch that read a file with the same bytes (the latest such batch).
+
+    Reads the ``manifest`` of every other published batch: one small file per batch."""
+    wanted = pa.array(sorted(set(hashes.values())), pa.string())
+    if len(wanted) == 0:
+        return {}
+    seen: dict[str, list[str]] = {}
+    for other in wh.published_batches():
+        version = wh.current_version(other)
+        if other == batch_date or version is None or not (version / "manifest").is_dir():
+            continue
+        for part in sorted((version / "manifest").glob("*.parquet")):
+            table = pq.read_table(part, columns=["source_file", "sha256", "status"])
+            table = table.filter(pc.is_in(table.column("sha256"), value_set=wanted))
+            for name, digest, status in zip(table.column("source_file").to_pylist(),
+                                            table.column("sha256").to_pylist(),
+                                            table.column("status").to_pylist(), strict=True):
+                if status != "removed":
+                    seen[str(digest)] = [str(version), str(name), other.isoformat()]
+    return {rel: seen[digest] for rel, digest in hashes.items() if digest in seen}
 
 
 def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
@@ -412,8 +440,27 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
         reported.update(loaded=counts["loaded"] - reported["loaded"],
                         rejected=counts["rejected"] - reported["rejected"])
 
+    def accept(row: dict[str, Any], row_mentions: list[dict[str, Any]], source_file: str,
+               locator: str, member: str | None, lineage: str) -> None:
+        earlier = dedupe.check(row["article_id"], row["content_hash"], row["url"], lineage)
+        if earlier is not None:
+            reject(Reject.of(source_file, locator, "duplicate",
+                             f"duplicate of {earlier} in the same batch "
+                             f"(article_id {row['article_id']})", row["body"], member))
+        else:
+            articles.append(row)
+            mentions.extend(row_mentions)
+            counts["loaded"] += 1
+
+    reusable = _reusable_rows(manifest.get("known", {}), batch_date, run_id, settings)
     for path, relative in manifest["files"]:
         counts["files"] += 1
+        if (reused := reusable.get(relative)) is not None:
+            counts["read"] += 1
+            counts["reused"] += 1
+            accept(reused[0], reused[1], relative, reused[0]["locator"], None, relative)
+            report(1)
+            continue
         for rec in read_records(InputFile(Path(path), relative), settings):
             counts["read"] += 1
             if counts["read"] % 1000 == 0:  # one check per record; renderers throttle output
@@ -421,23 +468,16 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
             if isinstance(rec, Reject):
                 reject(rec)
                 continue
-            row = build_article(rec, run_id, batch_date, settings.date_floor)
+            row = build_article(rec, run_id, batch_date, settings.date_floor, signature=False)
             if isinstance(row, Reject):
                 reject(row)
-            elif (earlier := dedupe.check(row["article_id"], row["content_hash"], row["url"],
-                                          _lineage(rec))) is not None:
-                reject(Reject.of(rec.source_file, rec.locator, "duplicate",
-                                 f"duplicate of {earlier} in the same batch "
-                                 f"(article_id {row['article_id']})", row["body"], rec.member))
             else:
-                articles.append(row)
-                mentions.extend(_time_mentions(row, run_id))
-                counts["loaded"] += 1
+                accept(row, _time_mentions(row, run_id), rec.source_file, rec.locator,
+                       rec.member, _lineage(rec))
         report(1)
     out = {
         "articles": storage.write_table(_part(staging, "articles", index),
-                                        storage.rows_to_table("articles", articles),
-                                        settings.row_group_rows),
+                                        _articles_table(articles), settings.row_group_rows),
         "rejects": storage.write_table(_part(staging, "rejects", index),
                                        storage.rows_to_table("rejects", rejects),
                                        settings.row_group_rows),
@@ -448,9 +488,115 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
     storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
         "files": counts["files"], "records_read": counts["read"],
         "articles_loaded": counts["loaded"], "records_rejected": counts["rejected"]})
-    LOGGER.info("shard %d of run %s: %d files, %d records read, %d loaded, %d rejected", index,
-                run_id, counts["files"], counts["read"], counts["loaded"], counts["rejected"])
+    LOGGER.info("shard %d of run %s: %d files, %d records read (%d taken over from earlier "
+                "batches), %d loaded, %d rejected", index, run_id, counts["files"], counts["read"],
+                counts["reused"], counts["loaded"], counts["rejected"])
     return out
+
+
+Reused = tuple[dict[str, Any], list[dict[str, Any]]]
+"""An article row taken over from an earlier batch, and its time mentions."""
+
+
+def _reusable_rows(known: dict[str, list[str]], batch_date: date, run_id: str,
+                   settings: Settings) -> dict[str, Reused]:
+    """Rows of this shard's files that an earlier batch parsed from the same bytes, redone for
+    this batch (see ``_reuse_row``); the files not here are parsed as usual.
+
+    Each earlier version is read once (its rows of these files only). A version that cannot be
+    read (removed by a concurrent publish, older schema) just means parsing those files."""
+    import pyarrow.dataset as ds
+
+    by_version: dict[str, dict[str, tuple[str, date]]] = {}
+    for relative, (version, old_name, batch) in known.items():
+        by_version.setdefault(version, {})[relative] = (old_name, date.fromisoformat(batch))
+    needed = set(schemas.ARTICLES.names) - {schemas.PARTITION_COLUMN, "ner_model"}
+    out: dict[str, Reused] = {}
+    for version, files in by_version.items():
+        names = pa.array(sorted({old for old, _ in files.values()}), pa.string())
+        try:
+            data = ds.dataset(str(Path(version) / "articles"), format="parquet").to_table(
+                filter=pc.is_in(ds.field("source_file"), value_set=names))
+            if not needed <= set(data.column_names):
+                continue
+            rejected = set(ds.dataset(str(Path(version) / "rejects"), format="parquet").to_table(
+                columns=["source_file"], filter=pc.is_in(ds.field("source_file"),
+                                                         value_set=names))
+                .column("source_file").to_pylist())
+            ids = data.column("article_id")
+            said = ds.dataset(str(Path(version) / "time_mentions"), format="parquet").to_table(
+                filter=pc.is_in(ds.field("article_id"), value_set=ids)).to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            LOGGER.warning("cannot take rows over from %s (%s): its files are parsed again",
+                           version, exc)
+            continue
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for row in data.to_pylist():
+            rows.setdefault(row["source_file"], []).append(row)
+        mentions: dict[str, list[dict[str, Any]]] = {}
+        for m in said:
+            mentions.setdefault(m["article_id"], []).append(m)
+        for relative, (old_name, old_batch) in files.items():
+            found = rows.get(old_name, [])
+            if len(found) != 1 or old_name in rejected:
+                continue
+            redone = _reuse_row(found[0], relative, old_name, batch_date, old_batch, run_id,
+                                settings)
+            if redone is not None:
+                out[relative] = (redone, [
+                    {**m, "article_id": redone["article_id"], "run_id": run_id}
+                    for m in mentions.get(found[0]["article_id"], [])])
+    return out
+
+
+def _reuse_row(old: dict[str, Any], relative: str, old_name: str, batch_date: date,
+               old_batch: date, run_id: str, settings: Settings) -> dict[str, Any] | None:
+    """``old`` (a row parsed from the same bytes under ``old_name`` in batch ``old_batch``) as
+    parsing ``relative`` in this batch would give it, or None when that is not certain.
+
+    Only plain text dumps qualify: for them, what depends on the file name (source id,
+    sequence, site folder, article id) is recomputed here, and everything else comes from the
+    bytes. The publication date must not depend on the batch or the name: a date chosen
+    without flags from the content, a batch no earlier than the old one (plausibility only
+    widens), the same date (or none) in both names, and the same format options."""
+    from pipeline import dates, normalise
+    from pipeline.formats import options_for
+    from pipeline.parse import folder_source
+    from pipeline.textdump import parse_file_name
+
+    new_leaf, old_leaf = PurePosixPath(relative).name, PurePosixPath(old_name).name
+    if (old["format"] != "text" or old["member"] is not None or old["published_flag"]
+            or old["published_source"] in (None, "path", "batch") or batch_date < old_batch
+            or PurePosixPath(relative).suffix != PurePosixPath(old_name).suffix
+            or dates.date_in_name(new_leaf) != dates.date_in_name(old_leaf)
+            or options_for([relative], settings.formats) != options_for([old_name],
+                                                                        settings.formats)):
+        return None
+    name = parse_file_name(new_leaf)
+    row = {k: v for k, v in old.items() if k != schemas.PARTITION_COLUMN}
+    row.update(
+        article_id=normalise.article_id(old["url"], name.source_id, old["content_hash"]),
+        source_file=relative, source_id=name.source_id, sequence=name.sequence,
+        site_name=folder_source(relative), duplicate_cluster_id="", ner_model=None,
+        run_id=run_id)
+    return row
+
+
+def _articles_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """The shard's article rows with their MinHash signatures (those of rows taken over from
+    earlier batches kept, the others computed for all bodies at once), built as one Arrow list
+    column: per-row Python lists cost more than the hashing."""
+    table = storage.rows_to_table("articles", rows)
+    sigs = np.empty((len(rows), neardup.NUM_PERM), dtype=np.uint32)
+    todo = [i for i, row in enumerate(rows) if row.get("minhash") is None]
+    sigs[todo] = neardup.signatures([rows[i]["body"] for i in todo])
+    for i, row in enumerate(rows):
+        if row.get("minhash") is not None:
+            sigs[i] = row["minhash"]
+    offsets = pa.array(np.arange(0, sigs.size + 1, neardup.NUM_PERM), type=pa.int32())
+    column = pa.ListArray.from_arrays(offsets, pa.array(sigs.ravel(), type=pa.uint32()))
+    index = table.schema.get_field_index("minhash")
+    return table.set_column(index, table.schema.field(index), column)
 
 
 ENRICHED = "enriched"

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import REPO, SAMPLES
 
 DAGS = REPO / "dags"
-HEAVY = ("spacy", "duckdb", "pyarrow", "pandas", "py3langid", "matplotlib", "pipeline.stages")
+HEAVY = ("spacy", "duckdb", "pyarrow", "pandas", "fasttext", "matplotlib", "pipeline.stages")
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
