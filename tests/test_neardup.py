@@ -6,10 +6,31 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import neardup, readers, stages
 from pipeline.settings import Settings
+
+
+WORDISH = st.text(st.sampled_from("aäbßcé日z _-\n.") | st.characters(), max_size=400)
+
+
+@given(st.lists(WORDISH | st.just("w" * 200 + " long token"), max_size=12))
+def test_shard_signatures_equal_one_by_one(texts: list[str]) -> None:
+    """``signatures`` (a whole shard at once, vectorised CRC-32) is ``signature`` row by row:
+    signatures stored by either can be compared across batches."""
+    one_by_one = np.stack([neardup.signature(t) for t in texts]) if texts else \
+        np.empty((0, neardup.NUM_PERM), np.uint32)
+    assert np.array_equal(neardup.signatures(texts), one_by_one)
+
+
+def test_shard_signatures_on_real_text(shared: Path) -> None:
+    texts = [" ".join(bbc(shared, f"politics/{i:03d}.txt")) for i in range(1, 60)]
+    assert np.array_equal(neardup.signatures(texts),
+                          np.stack([neardup.signature(t) for t in texts]))
 
 
 def bbc(shared: Path, name: str) -> tuple[str, str]:
