@@ -24,6 +24,8 @@ DATE_HEADER = re.compile(
 FILE_NAME = re.compile(r"^(?P<seq>\d+)(?:_(?P<source>[0-9a-fA-F]{16}))?(?:\.[^.]*)?$")
 _PARA_SPLIT = re.compile(r"\n[ \t\f\v]*\n")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_ODD_SPACES = ("  ", "\t", "\f", "\v", "\u00a0")
+"""What ``_SPACES`` would change: two spaces or any other space character."""
 _TITLE_NOT_FINAL = (".", ",", ";", ":")
 _FINAL_PUNCT = tuple('.!?:;,…"“”„\'’»«)]')
 SUBHEADING_MAX_CHARS = 100
@@ -63,7 +65,10 @@ def parse_file_name(name: str) -> FileNameInfo:
 
 def clean_paragraph(text: str) -> str:
     """Join a paragraph's lines and collapse runs of spaces, keeping the words as written."""
-    return _SPACES.sub(" ", " ".join(line.strip() for line in text.split("\n"))).strip()
+    joined = " ".join(line.strip() for line in text.split("\n"))
+    if not any(c in joined for c in _ODD_SPACES):  # the common case: substring scans only
+        return joined.strip()
+    return _SPACES.sub(" ", joined).strip()
 
 
 def split_paragraphs(text: str) -> list[str]:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from pipeline import neardup, readers, stages
 from pipeline.settings import Settings
 
-
 WORDISH = st.text(st.sampled_from("aäbßcé日z _-\n.") | st.characters(), max_size=400)
 
 

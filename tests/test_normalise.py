@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +32,13 @@ def test_clean_inline_drops_soft_hyphens_keeps_quotes() -> None:
 def test_normalise_text_is_idempotent(text: str) -> None:
     once = normalise.normalise_text(text)
     assert normalise.normalise_text(once) == once
+
+
+@given(st.text(st.characters() | st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000")))
+def test_normalise_text_collapses_exactly_regex_whitespace(text: str) -> None:
+    """Content hashes stored by earlier versions (regex-based) stay valid."""
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+    assert normalise.normalise_text(text) == expected
 
 
 def test_word_count_ignores_lone_punctuation() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import given
@@ -68,6 +69,14 @@ def test_file_name() -> None:
 def test_clean_paragraph_is_idempotent(text: str) -> None:
     once = clean_paragraph(text)
     assert clean_paragraph(once) == once
+
+
+@given(st.text(st.characters() | st.sampled_from(" \t\n\f\v\u00a0\u2009")))
+def test_clean_paragraph_collapses_what_the_rule_says(text: str) -> None:
+    """Lines joined with a space, runs of spaces, tabs and no-break spaces collapsed (the fast
+    path for clean text must agree)."""
+    joined = " ".join(line.strip() for line in text.split("\n"))
+    assert clean_paragraph(text) == re.sub(r"[ \t\f\v\u00a0]+", " ", joined).strip()
 
 
 @given(st.text())
