@@ -199,25 +199,40 @@ def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Se
     if n == 0:
         return {}
     new_keys, old_keys = band_keys(new_sigs), band_keys(earlier_sigs)
-    candidates: set[tuple[int, int]] = set()  # (member, earlier member), indexes into all
+    later: list[np.ndarray] = []  # candidate pairs (later, earlier), indexes into all
+    earlier: list[np.ndarray] = []
     for band in range(BANDS):
         keys = new_keys[:, band]
         if m:
             order = np.argsort(old_keys[:, band], kind="stable")
             ranked = old_keys[order, band]
             lo = np.searchsorted(ranked, keys, "left")
-            hi = np.searchsorted(ranked, keys, "right")
-            for k in np.flatnonzero(hi > lo):
-                candidates.update((m + int(k), int(j)) for j in order[lo[k]:hi[k]])
+            counts = np.searchsorted(ranked, keys, "right") - lo
+            hit = np.flatnonzero(counts)
+            if hit.size:  # every new article with each earlier one of an equal key
+                c = counts[hit]
+                within = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+                later.append(np.repeat(hit + m, c))
+                earlier.append(order[np.repeat(lo[hit], c) + within])
         order = np.argsort(keys, kind="stable")  # pairs within the new articles
         ranked = keys[order]
         starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
         ends = np.r_[starts[1:], n]
         shared = ends - starts > 1  # only keys held by several new articles make pairs
         for start, end in zip(starts[shared], ends[shared], strict=True):
-            group = sorted(int(i) for i in order[start:end])
-            candidates.update((m + b, m + a) for x, a in enumerate(group) for b in group[x + 1:])
+            group = np.sort(order[start:end])
+            before, after = np.triu_indices(len(group), 1)
+            later.append(m + group[after])
+            earlier.append(m + group[before])
+    size = m + n
+    codes = np.unique(np.concatenate(later) * size + np.concatenate(earlier)) if later else \
+        np.empty(0, dtype=np.int64)  # sorted: by later member, then earlier
+    first, second = codes // size, codes % size
     sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs
+    similar = np.empty(len(codes), dtype=bool)
+    for at in range(0, len(codes), 65_536):  # estimated Jaccard, a block of pairs at a time
+        i, j = first[at:at + 65_536], second[at:at + 65_536]
+        similar[at:at + 65_536] = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
     parent = list(range(m + n))
 
     def find(i: int) -> int:
@@ -226,8 +241,8 @@ def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Se
             i = parent[i]
         return i
 
-    for i, j in sorted(candidates):
-        if find(i) != find(j) and float(np.mean(sigs[i] == sigs[j])) >= threshold:
+    for i, j in zip(first[similar].tolist(), second[similar].tolist(), strict=True):
+        if find(i) != find(j):
             a, b = sorted((find(i), find(j)))
             parent[b] = a  # the earlier member's root wins
     ids = [*earlier_clusters, *new_ids]
