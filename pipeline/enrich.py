@@ -15,7 +15,10 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOGGER = logging.getLogger(__name__)
 NO_MODEL = {"", "none", "off"}
@@ -226,6 +229,7 @@ def entity_rows(article_id: str, mentions: Sequence[Mention], label: str,
                                                                       strict=True)]
 
 
-EntityCache = Callable[[str, Sequence[str]], Mapping[str, list[dict[str, Any]]]]
-"""``(model label, content hashes) -> {content hash: entity rows}`` of articles already enriched
-by that model version; an article enriched with no entities maps to an empty list."""
+EntityCache = Callable[[str, Sequence[str]], tuple[set[str], "pa.Table"]]
+"""``(model label, content hashes) -> (hashes found, their entity rows)`` for articles already
+enriched by that model version: the rows (a ``content_hash`` column instead of ``article_id``)
+stay an Arrow table; a hash found with no rows is an article enriched with no entities."""

@@ -108,7 +108,7 @@ _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def folder_source(source_file: str) -> str | None:
     """The source a file's lineage names: its first folder below the landing day folder
     (``2023-01-31/bbc/sport/199.txt`` -> ``bbc``), if any."""
-    parts = PurePosixPath(source_file).parts[:-1]
+    parts = [p for p in source_file.split("/")[:-1] if p not in ("", ".")]
     if parts and _DAY_FOLDER.match(parts[0]):
         parts = parts[1:]
     return parts[0] if parts else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import shutil
 import time
 import uuid
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,8 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     for rel in removed:
         LOGGER.warning("batch %s: %s was in the previous run and is gone: its rows are dropped",
                        batch_date, rel)
-    n_shards = max(1, min(settings.max_shards, math.ceil(len(process) / settings.shard_files)))
+    work = len(process) - len(known) + len(known) * KNOWN_FILE_WORK
+    n_shards = max(1, min(settings.max_shards, math.ceil(work / settings.shard_files)))
     size = math.ceil(len(process) / n_shards) if process else 0
     shard_paths: list[Path] = []
     for index in range(n_shards):
@@ -124,6 +126,12 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
                 "from earlier batches; %d removed) in %d shards", run_id, batch_date, len(inputs),
                 len(unchanged), len(known), len(removed), len(shard_paths))
     return BatchPlan(run_id, batch_date, plan, shard_paths)
+
+
+KNOWN_FILE_WORK = 0.1
+"""A known file (taken over, see ``_known_files``) costs about a tenth of parsing one, and each
+shard reads the earlier versions it takes rows from: shards are sized by this work, not by
+files, so a re-delivered batch is a few shards, not ``max_shards``."""
 
 
 def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
@@ -564,10 +572,10 @@ def _reuse_row(old: dict[str, Any], relative: str, old_name: str, batch_date: da
     from pipeline.parse import folder_source
     from pipeline.textdump import parse_file_name
 
-    new_leaf, old_leaf = PurePosixPath(relative).name, PurePosixPath(old_name).name
+    new_leaf, old_leaf = relative.rsplit("/", 1)[-1], old_name.rsplit("/", 1)[-1]
     if (old["format"] != "text" or old["member"] is not None or old["published_flag"]
             or old["published_source"] in (None, "path", "batch") or batch_date < old_batch
-            or PurePosixPath(relative).suffix != PurePosixPath(old_name).suffix
+            or os.path.splitext(new_leaf)[1] != os.path.splitext(old_leaf)[1]
             or dates.date_in_name(new_leaf) != dates.date_in_name(old_leaf)
             or options_for([relative], settings.formats) != options_for([old_name],
                                                                         settings.formats)):
@@ -623,11 +631,12 @@ def _entity_cache(wh: storage.Warehouse) -> EntityCache:
     of the earlier article hold for the new one. Versions published before articles recorded
     their model are not used; one removed while it is read (a concurrent publish) is skipped.
     """
-    def lookup(label: str, hashes: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    def lookup(label: str, hashes: Sequence[str]) -> tuple[set[str], pa.Table]:
         import pyarrow.dataset as ds
 
         wanted = set(hashes)
-        found: dict[str, list[dict[str, Any]]] = {}
+        found: set[str] = set()
+        pieces: list[pa.Table] = []
         for batch in wh.published_batches():
             version = wh.current_version(batch)
             if version is None or len(found) == len(wanted):
@@ -639,7 +648,7 @@ def _entity_cache(wh: storage.Warehouse) -> EntityCache:
                 hits = articles.to_table(
                     columns=["article_id", "content_hash"],
                     filter=(pc.field("ner_model") == label)
-                    & pc.field("content_hash").isin(sorted(wanted - found.keys())))
+                    & pc.field("content_hash").isin(sorted(wanted - found)))
                 by_id: dict[str, str] = {}  # one article per content hash
                 taken: set[str] = set()
                 for article_id, content_hash in zip(hits.column("article_id").to_pylist(),
@@ -652,20 +661,46 @@ def _entity_cache(wh: storage.Warehouse) -> EntityCache:
                     continue
                 rows = ds.dataset(version / "entities", format="parquet").to_table(
                     columns=list(CACHED_ENTITY_COLUMNS),
-                    filter=pc.field("article_id").isin(sorted(by_id))).to_pylist()
+                    filter=pc.field("article_id").isin(sorted(by_id)))
             except OSError as exc:
                 LOGGER.info("entity cache: skipped %s (%s)", version, exc)
                 continue
-            found.update((content_hash, []) for content_hash in by_id.values())
-            for row in rows:
-                found[by_id[row.pop("article_id")]].append(row)
-        return found
+            found.update(by_id.values())
+            key = pa.table({"article_id": pa.array(list(by_id), pa.string()),
+                            "content_hash": pa.array(list(by_id.values()), pa.string())})
+            pieces.append(rows.join(key, "article_id", join_type="inner")
+                          .drop_columns(["article_id"]))
+        if not pieces:
+            empty = schemas.empty_table("entities").select(list(CACHED_ENTITY_COLUMNS[1:]))
+            return found, empty.append_column("content_hash", pa.array([], pa.string()))
+        return found, pa.concat_tables(pieces, promote_options="permissive")
 
     return lookup
 
 
 CACHED_ENTITY_COLUMNS = ("article_id", "text", "label", "norm", "start_char", "end_char",
                          "sentence_index", "model")
+
+
+@dataclass
+class Pending:
+    """A shard's entity rows not written yet: from the cache (in the entities file schema) and
+    from the model (rows, as they come)."""
+
+    cached: pa.Table
+    found: list[dict[str, Any]]
+
+
+def _cached_entities(hits: Sequence[dict[str, Any]], cached: pa.Table) -> pa.Table:
+    """The cached entity rows of ``hits`` (articles whose content hash the cache knows) under
+    their article ids, in article order and then text order, in the entities file schema."""
+    order = pa.table({"article_id": pa.array([r["article_id"] for r in hits], pa.string()),
+                      "content_hash": pa.array([r["content_hash"] for r in hits], pa.string()),
+                      "_order": pa.array(range(len(hits)), pa.int64())})
+    rows = cached.join(order, "content_hash", join_type="inner").sort_by(
+        [("_order", "ascending"), ("start_char", "ascending"), ("end_char", "ascending"),
+         ("label", "ascending")])
+    return storage.conform(rows.drop_columns(["_order", "content_hash"]), "entities")
 
 
 def enrich_shard(articles_part: Path, batch_date: date, settings: Settings,
@@ -720,38 +755,38 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
     reused = 0
     for k, location in enumerate(used):
         label = label_of(location)
-        buffered: dict[int, list[dict[str, Any]]] = {}  # shards read, not yet written
+        buffered: dict[int, Pending] = {}  # shards read, not yet written
 
         def items(location: str = location, label: str = label,
-                  buffered: dict[int, list[dict[str, Any]]] = buffered,
+                  buffered: dict[int, Pending] = buffered,
                   ) -> Iterator[tuple[tuple[int, str], str]]:
             nonlocal reused
             for index, part in todo:
                 table = pq.read_table(part, columns=["article_id", "body", "language",
                                                      "content_hash"])
                 rows = [r for r in table.to_pylist() if location_of(r["language"]) == location]
-                hits = cache(label, sorted({r["content_hash"] for r in rows}))
-                buffered[index] = []
+                found, cached = cache(label, sorted({r["content_hash"] for r in rows}))
+                hits = [r for r in rows if r["content_hash"] in found]
+                buffered[index] = Pending(_cached_entities(hits, cached), [])
+                reused += len(hits)
+                progress.advance("enrich", done=len(hits))
                 for r in rows:
                     models[index][r["article_id"]] = label
-                    if r["content_hash"] in hits:
-                        buffered[index].extend({**e, "article_id": r["article_id"]}
-                                               for e in hits[r["content_hash"]])
-                        reused += 1
-                        progress.advance("enrich", done=1)
-                    else:
+                    if r["content_hash"] not in found:
                         yield (index, r["article_id"]), r["body"][:settings.max_body_chars]
 
         def flush(upto: int | None, k: int = k,
-                  buffered: dict[int, list[dict[str, Any]]] = buffered) -> None:
+                  buffered: dict[int, Pending] = buffered) -> None:
             for index in sorted(buffered):
                 if upto is not None and index >= upto:
                     break
-                rows = buffered.pop(index)
-                for row in rows:
-                    row["run_id"] = run_id
-                storage.write_table(_entity_part(staging, index, k, len(used)),
-                                    storage.rows_to_table("entities", rows),
+                pending = buffered.pop(index)
+                table = pa.concat_tables([pending.cached, storage.rows_to_table(
+                    "entities", pending.found)])
+                table = table.set_column(table.schema.get_field_index("run_id"),
+                                         table.schema.field("run_id"),
+                                         pa.array([run_id] * table.num_rows, pa.string()))
+                storage.write_table(_entity_part(staging, index, k, len(used)), table,
                                     settings.row_group_rows)
 
         workers = processes(settings.ner_processes,
@@ -763,7 +798,7 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             if known is None:
                 known = known_names(load_pipeline(location))
             flush(upto=index)
-            buffered[index].extend(entity_rows(article_id, mentions, label, known))
+            buffered[index].found.extend(entity_rows(article_id, mentions, label, known))
             progress.advance("enrich", done=1)
         flush(upto=None)
     for index, part in todo:
