@@ -26,13 +26,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import neardup, quality, schemas, storage, timex
+from pipeline import dates, neardup, normalise, quality, schemas, storage, timex
 from pipeline.enrich import EntityCache, cpu_cores, processes, resolve_model
-from pipeline.parse import build_article
+from pipeline.formats import options_for
+from pipeline.parse import build_article, folder_source
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.readers import InputFile, read_records
 from pipeline.records import RawRecord, Reject
 from pipeline.settings import Settings
+from pipeline.textdump import parse_file_name
 
 LOGGER = logging.getLogger(__name__)
 
@@ -567,11 +569,6 @@ def _reuse_row(old: dict[str, Any], relative: str, old_name: str, batch_date: da
     bytes. The publication date must not depend on the batch or the name: a date chosen
     without flags from the content, a batch no earlier than the old one (plausibility only
     widens), the same date (or none) in both names, and the same format options."""
-    from pipeline import dates, normalise
-    from pipeline.formats import options_for
-    from pipeline.parse import folder_source
-    from pipeline.textdump import parse_file_name
-
     new_leaf, old_leaf = relative.rsplit("/", 1)[-1], old_name.rsplit("/", 1)[-1]
     if (old["format"] != "text" or old["member"] is not None or old["published_flag"]
             or old["published_source"] in (None, "path", "batch") or batch_date < old_batch
