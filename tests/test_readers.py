@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pipeline.containers import walk
 from pipeline.formats import FormatOptions, detect_format, map_fields
 from pipeline.parse import build_article
-from pipeline.readers import READERS, InputFile, read_records
+from pipeline.readers import READERS, InputFile, list_input_files, read_records
 from pipeline.records import RawRecord, Reject
 from pipeline.settings import Settings
 from tests.conftest import REPO
@@ -236,3 +236,20 @@ def test_line_formats_record_each_line_encoding(tmp_path: Path) -> None:
     (row,) = records(wide)
     assert isinstance(row, RawRecord) and row.encoding == "utf-16" and row.fields is not None
     assert row.fields.body == 'Text mit "Anführung"\nund zweiter Zeile'
+
+
+def test_listing_skips_ignored_names_and_sorts_by_path_parts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("b.txt", "a-b.txt", "a/b.txt", "a/c/d.txt", "README.md", "x/LICENSE",
+                 ".git/config", "_tmp/e.txt", "day.sha256", "f.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    with caplog.at_level("INFO", logger="pipeline.readers"):
+        listed = list_input_files(tmp_path)
+    # Path order compares folder by folder: "a/..." comes before "a-b.txt" ('/' > '-' as text).
+    assert [f.relative for f in listed] == ["a/b.txt", "a/c/d.txt", "a-b.txt", "b.txt",
+                                            "f.json"]
+    assert all(f.path == tmp_path / f.relative for f in listed)
+    ignored = {r.getMessage().split()[1] for r in caplog.records if "ignoring" in r.getMessage()}
+    assert ignored == {"README.md", "x/LICENSE", ".git/config", "_tmp/e.txt", "day.sha256"}
+    assert list_input_files(tmp_path / "b.txt") == [InputFile(tmp_path / "b.txt", "b.txt")]
