@@ -151,7 +151,11 @@ def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
         if other == batch_date or version is None or not (version / "manifest").is_dir():
             continue
         for part in sorted((version / "manifest").glob("*.parquet")):
-            table = pq.read_table(part, columns=["source_file", "sha256", "status"])
+            try:  # a concurrent publish may remove an old version while we read it
+                table = pq.read_table(part, columns=["source_file", "sha256", "status"])
+            except (OSError, pa.ArrowException) as exc:
+                LOGGER.info("known files: skipped %s (%s)", part, exc)
+                continue
             table = table.filter(pc.is_in(table.column("sha256"), value_set=wanted))
             for name, digest, status in zip(table.column("source_file").to_pylist(),
                                             table.column("sha256").to_pylist(),
