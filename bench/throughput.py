@@ -169,6 +169,14 @@ class SizeResult:
     notes: list[str]
 
 
+def load_result(path: Path) -> SizeResult:
+    """A size's result as ``bench_size`` saved it (``logs/results.json``)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return SizeResult(CorpusInfo.from_json(data["corpus"]),
+                      {k: Measurement(**m) for k, m in data["runs"].items()},
+                      data["queries"], data["query_values"], data["notes"])
+
+
 def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
     """Sums of RSS and of PSS over ``root`` and its descendants, and how many there are.
 
@@ -789,6 +797,9 @@ def main() -> None:
                              "size)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the warehouses of each size under build/bench/run-N-SEED")
+    parser.add_argument("--report-from", default=None, metavar="SIZES",
+                        help="measure nothing: rebuild the report from the saved results of "
+                             "these sizes (build/bench/run-N-SEED/logs/results.json)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -800,8 +811,14 @@ def main() -> None:
     if load[0] > 0.5:
         print(f"warning: load average {load[0]:.2f} before the benchmark: other work on this "
               "machine will slow the measurements down", flush=True)
-    results = [bench_size(n, args.seed, args.ceiling_text, args.keep,
-                          full=args.full_up_to is None or n <= args.full_up_to) for n in sizes]
+    if args.report_from:
+        results = [load_result(CACHE / f"run-{int(n)}-{args.seed}" / "logs" / "results.json")
+                   for n in args.report_from.split(",")]
+        command = f"python -m bench.throughput --report-from {args.report_from}"
+    else:
+        results = [bench_size(n, args.seed, args.ceiling_text, args.keep,
+                              full=args.full_up_to is None or n <= args.full_up_to)
+                   for n in sizes]
     text = report(results, command.strip(), args.ceiling_text, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
