@@ -95,13 +95,16 @@ eval-dates: install
 # Throughput and memory (bench/throughput.py): ceiling, end to end, no NER, naive pandas,
 # re-runs, backfill scaling, DuckDB queries; writes bench/RESULTS.md. Corpora are cached in
 # build/bench/. `make bench BENCH_N=100000` or `make bench BENCH_SIZES=1000,10000,100000`;
-# BENCH_FULL_UP_TO=10000 runs only the single-batch steps (b, e1, e2, c, g) above 10,000.
+# BENCH_FULL_UP_TO=10000 runs only the single-batch steps (BENCH_LARGE_STEPS, default b,e,c,
+# with g) above 10,000.
 BENCH_N ?= 10000
 BENCH_SIZES ?= $(BENCH_N)
 BENCH_FULL_UP_TO ?=
+BENCH_LARGE_STEPS ?= b,e,c
 bench: install
 	$(BIN)/python -m bench.throughput --sizes $(BENCH_SIZES) \
-		$(if $(BENCH_FULL_UP_TO),--full-up-to $(BENCH_FULL_UP_TO)) --out bench/RESULTS.md
+		$(if $(BENCH_FULL_UP_TO),--full-up-to $(BENCH_FULL_UP_TO) --large-steps $(BENCH_LARGE_STEPS)) \
+		--out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache .mypy_cache .ruff_cache

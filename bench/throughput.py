@@ -401,10 +401,15 @@ def canonical_queries(warehouse: Path, repeats: int = QUERY_REPEATS,
     return medians, values
 
 
-def bench_size(n: int, seed: int, ceiling_text: str, keep: bool, full: bool = True) -> SizeResult:
-    """Every step on a corpus of ``n`` articles; ``full=False`` runs only the single-batch steps
-    (b, e1, e2, c, g), which answer the memory and query targets at a size where the ceiling,
-    the naive alternative and the backfills would take hours."""
+ALL_STEPS = frozenset("abcdef")
+"""Step groups: a, b (with g, which queries b's warehouse), c, d, e (e1, e2), f (f1, f2)."""
+
+
+def bench_size(n: int, seed: int, ceiling_text: str, keep: bool,
+               steps: frozenset[str] = ALL_STEPS) -> SizeResult:
+    """The ``steps`` on a corpus of ``n`` articles (b and g always run). At a size where the
+    ceiling, the naive alternative and the backfills would take hours, the single-batch steps
+    (b, g; e, c) answer the memory and query targets."""
     corpus = cached_corpus(n, seed)
     work = CACHE / f"run-{n}-{seed}"
     shutil.rmtree(work, ignore_errors=True)
@@ -421,7 +426,7 @@ def bench_size(n: int, seed: int, ceiling_text: str, keep: bool, full: bool = Tr
 
     texts = work / "texts.jsonl"
     write_texts(corpus, texts, with_teaser=ceiling_text == "teaser+body")
-    if full:
+    if "a" in steps:
         a = add(measure("a", f"ceiling: bare nlp.pipe(n_process={CEILING_PROCESSES}, "
                              f"batch_size={CEILING_BATCH}), de_news, {ceiling_text}",
                         [sys.executable, "-c", CEILING_CHILD, str(MODEL), str(texts),
@@ -439,32 +444,35 @@ def bench_size(n: int, seed: int, ceiling_text: str, keep: bool, full: bool = Tr
     print("[g] canonical DuckDB queries on the warehouse of (b)", flush=True)
     queries, query_values = canonical_queries(wh_b)
 
-    e1 = add(measure("e1", "re-run of (b): same files, same warehouse",
-                     run_cmd(corpus.path, FIRST_BATCH, wh_b), ner_env, logs, n, corpus.words))
-    e1.detail = check_loaded("e1", wh_b, [FIRST_BATCH], n)
-    unchanged = current_runs(wh_b)[FIRST_BATCH]["files_unchanged"]
-    e1.detail += f", {unchanged or 0:,} files unchanged"
-    copy = work / "copy" / COPY_BATCH
-    copy_under_new_names(corpus, copy)
-    e2 = add(measure("e2", f"already-enriched content under new names, batch {COPY_BATCH}",
-                     run_cmd(copy, COPY_BATCH, wh_b), ner_env, logs, n, corpus.words))
-    e2.detail = check_loaded("e2", wh_b, [COPY_BATCH], n)
-    reused = reused_articles((logs / "e2.stderr").read_text(encoding="utf-8", errors="replace"))
-    e2.detail += (f", entities of {reused:,} articles from the cache" if reused is not None
-                  else ", no enrichment-cache log line")
+    if "e" in steps:
+        e1 = add(measure("e1", "re-run of (b): same files, same warehouse",
+                         run_cmd(corpus.path, FIRST_BATCH, wh_b), ner_env, logs, n, corpus.words))
+        e1.detail = check_loaded("e1", wh_b, [FIRST_BATCH], n)
+        unchanged = current_runs(wh_b)[FIRST_BATCH]["files_unchanged"]
+        e1.detail += f", {unchanged or 0:,} files unchanged"
+        copy = work / "copy" / COPY_BATCH
+        copy_under_new_names(corpus, copy)
+        e2 = add(measure("e2", f"already-enriched content under new names, batch {COPY_BATCH}",
+                         run_cmd(copy, COPY_BATCH, wh_b), ner_env, logs, n, corpus.words))
+        e2.detail = check_loaded("e2", wh_b, [COPY_BATCH], n)
+        reused = reused_articles((logs / "e2.stderr").read_text(encoding="utf-8", errors="replace"))
+        e2.detail += (f", entities of {reused:,} articles from the cache" if reused is not None
+                      else ", no enrichment-cache log line")
 
-    c = add(measure("c", "newsetl run, enrichment off, taskset -c 0 (one core)",
-                    ["taskset", "-c", "0", *run_cmd(corpus.path, FIRST_BATCH, work / "wh-c")],
-                    child_env(ner_models=NER_OFF), logs, n, corpus.words))
-    c.detail = check_loaded("c", work / "wh-c", [FIRST_BATCH], n)
+    if "c" in steps:
+        c = add(measure("c", "newsetl run, enrichment off, taskset -c 0 (one core)",
+                        ["taskset", "-c", "0", *run_cmd(corpus.path, FIRST_BATCH, work / "wh-c")],
+                        child_env(ner_models=NER_OFF), logs, n, corpus.words))
+        c.detail = check_loaded("c", work / "wh-c", [FIRST_BATCH], n)
 
-    if full:
+    if "d" in steps:
         d = add(measure("d", "naive: pandas + df.text.apply(nlp(t).ents) + to_parquet",
                         [sys.executable, "-c", NAIVE_CHILD, str(corpus.path), str(MODEL),
                          str(work / "naive.parquet")], child_env(), logs, n, corpus.words))
         naive_out = json.loads((logs / "d.stdout").read_text(encoding="utf-8"))
         d.detail = f"{naive_out['entities']:,} entities"
 
+    if "f" in steps:
         backfill_env = child_env(ner_models=NER_ALL_GERMAN, ner_processes="1")
         for parallel in (1, 2):
             key = f"f{parallel}"
@@ -642,7 +650,7 @@ def size_section(result: SizeResult) -> list[str]:
     for name, seconds in q.items():
         out.append(f"| g: {name} median s | {seconds:.3f} | < {TARGET_QUERY_SECONDS:.0f} s | "
                    f"{_status(seconds < TARGET_QUERY_SECONDS)} |")
-    staged = [k for k in RUN_STEPS if runs[k].stages]
+    staged = [k for k in RUN_STEPS if k in runs and runs[k].stages]
     if staged:
         names = list(dict.fromkeys(s for k in staged for s in runs[k].stages))
         out += ["", "Where the time of the `newsetl run` steps goes (seconds, from the end of each "
@@ -689,15 +697,16 @@ def targets_section(results: Sequence[SizeResult]) -> list[str]:
         largest("c")
     vs_ceiling, rerun = ratios(r_ab).vs_ceiling, ratios(r_e1).rerun
     copy, rate = ratios(r_e2).enriched_copy, ratios(r_c).no_ner_rate
-    peak = max(top.runs[k].peak_rss for k in RUN_STEPS)
-    peak_pss = max(top.runs[k].peak_pss for k in RUN_STEPS)
+    peak = max(top.runs[k].peak_rss for k in RUN_STEPS if k in top.runs)
+    peak_pss = max(top.runs[k].peak_pss for k in RUN_STEPS if k in top.runs)
     at_target = next((r for r in results if r.corpus.n == TARGET_PEAK_AT), None)
     peak_ok = (None if at_target is None
-               else max(at_target.runs[k].peak_rss for k in RUN_STEPS) <= TARGET_PEAK_BYTES)
+               else max(at_target.runs[k].peak_rss for k in RUN_STEPS if k in at_target.runs)
+               <= TARGET_PEAK_BYTES)
     smallest = min(results, key=lambda r: r.corpus.n)
     growth = ""
     if smallest is not top:
-        small_peak = max(smallest.runs[k].peak_rss for k in RUN_STEPS)
+        small_peak = max(smallest.runs[k].peak_rss for k in RUN_STEPS if k in smallest.runs)
         growth = (f"; x{peak / small_peak:.2f} from N={smallest.corpus.n:,} "
                   f"({small_peak / MIB:,.0f} MiB) for x{n / smallest.corpus.n:.0f} articles")
     query_max = max(top.queries.values())
@@ -717,7 +726,8 @@ def targets_section(results: Sequence[SizeResult]) -> list[str]:
         f"| without enrichment >= {TARGET_NO_NER_RATE:,.0f} articles/s on one core (c) | "
         f"{_v(rate, ',.0f')}{at(r_c)} | {_meets(rate, (rate or 0) >= TARGET_NO_NER_RATE)} |",
         f"| peak RSS independent of N, <= {TARGET_PEAK_BYTES / 1e9:.1f} GB at "
-        f"{TARGET_PEAK_AT:,} (max of b, c, e1, e2) | {peak / MIB:,.0f} MiB at N={n:,} (PSS "
+        f"{TARGET_PEAK_AT:,} (max of b, c, e1, e2, those run) | {peak / MIB:,.0f} MiB at "
+        f"N={n:,} (PSS "
         f"{peak_pss / MIB:,.0f} MiB){growth} | "
         f"{_status(peak_ok)}{'' if peak_ok is not None else f' (needs N={TARGET_PEAK_AT:,})'} |",
         f"| canonical DuckDB queries < {TARGET_QUERY_SECONDS:.0f} s (g, median) | "
@@ -756,9 +766,9 @@ METHOD = """## Method
 - (g) opens `news.duckdb` read-only for each of 5 runs (connect, query, fetch, close) after (b);
   the month and entity literals of the example files are replaced by the warehouse's top month
   and entity (by mentions).
-- With `--full-up-to N`, sizes above N run only (b), (e), (c) and (g): the memory and query
-  targets are judged there; the ratios that need (a), (d) or (f) come from the largest size
-  that ran them (the targets table names the size of each figure).
+- With `--full-up-to N`, sizes above N run only `--large-steps` (default (b), (e), (c); (g)
+  always): the memory and query targets are judged there; each ratio comes from the largest
+  size that ran its steps (the targets table names the size of each figure).
 - No NEWSETL_* variable of the calling shell reaches a child; logs of every step are kept in
   `build/bench/run-<N>-<seed>/logs/`.
 """
@@ -792,9 +802,11 @@ def main() -> None:
     parser.add_argument("--ceiling-text", choices=("body", "teaser+body"), default="body",
                         help="what (a) feeds spaCy (default: the body, as enrichment does)")
     parser.add_argument("--full-up-to", type=int, default=None, metavar="N",
-                        help="run every step up to N articles; larger sizes run only the "
-                             "single-batch steps b, e1, e2, c, g (default: every step at every "
-                             "size)")
+                        help="run every step up to N articles; larger sizes run only "
+                             "--large-steps (default: every step at every size)")
+    parser.add_argument("--large-steps", default="b,e,c", metavar="STEPS",
+                        help="step groups above --full-up-to (default b,e,c; b and g always "
+                             "run; a, c, d, e = e1+e2, f = f1+f2)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the warehouses of each size under build/bench/run-N-SEED")
     parser.add_argument("--report-from", default=None, metavar="SIZES",
@@ -816,8 +828,10 @@ def main() -> None:
                    for n in args.report_from.split(",")]
         command = f"python -m bench.throughput --report-from {args.report_from}"
     else:
+        large = frozenset(args.large_steps.replace(",", "")) | {"b"}
         results = [bench_size(n, args.seed, args.ceiling_text, args.keep,
-                              full=args.full_up_to is None or n <= args.full_up_to)
+                              ALL_STEPS if args.full_up_to is None or n <= args.full_up_to
+                              else large)
                    for n in sizes]
     text = report(results, command.strip(), args.ceiling_text, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
