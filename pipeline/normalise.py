@@ -123,14 +123,26 @@ def _language_identifier() -> Any:
     return fasttext.load_model(str(LANGUAGE_MODEL))
 
 
-def detect_language(text: str, max_chars: int = 300) -> tuple[str | None, float | None]:
+def detect_language(text: str, max_chars: int = 300,
+                    unsure_below: float = 0.5) -> tuple[str | None, float | None]:
     """ISO 639 code (two letters where the language has one) and probability, or
     ``(None, None)`` when there is too little text.
 
     The first ``max_chars`` characters decide: a paragraph is plenty (fastText is reliable on
-    one-sentence teasers already) and the cost grows with the text. fastText reads one line, so
-    whitespace runs become single spaces."""
-    sample = _WS.sub(" ", text[:max_chars]).strip()
+    one-sentence teasers already) and the cost grows with the text. When that is unsure
+    (probability below ``unsure_below``: a teaser of names, a dateline), the first 2,000
+    characters decide instead. fastText reads one line: whitespace runs become single spaces."""
+    code, prob = _predict(text[:max_chars])
+    if prob is not None and prob < unsure_below and len(text) > max_chars:
+        code, prob = _predict(text[:LONG_SAMPLE])
+    return code, prob
+
+
+LONG_SAMPLE = 2000
+
+
+def _predict(text: str) -> tuple[str | None, float | None]:
+    sample = " ".join(text.split())
     if len(sample) - sample.count(" ") < MIN_LANGUAGE_CHARS:
         return None, None
     labels, probs = _language_identifier().predict(sample, k=1)

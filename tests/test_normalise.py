@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -73,3 +74,16 @@ def test_language_detection() -> None:
 def test_language_of_a_short_teaser(text: str, language: str) -> None:
     code, confidence = normalise.detect_language(text)
     assert code == language and confidence is not None and confidence > 0.9
+
+
+def test_language_of_a_teaser_of_names_is_decided_by_more_text(shared: Path) -> None:
+    """A line-up of Italian rugby players (a real BBC paragraph) before an English report: its
+    first 300 characters are not plainly English to fastText; the first 2,000 are."""
+    bbc = shared / "news_en" / "bbc"
+    line_up = (bbc / "sport" / "350.txt").read_text(encoding="utf-8").split("\n")[6]
+    report = (bbc / "business" / "321.txt").read_text(encoding="utf-8").split("\n", 2)[2]
+    text = line_up + "\n\n" + report
+    first = normalise.detect_language(text, max_chars=300, unsure_below=0.0)
+    assert first[0] != "en" or (first[1] or 0) < 0.5  # unsure or wrong on its own
+    code, confidence = normalise.detect_language(text)
+    assert code == "en" and confidence is not None and confidence >= 0.5
