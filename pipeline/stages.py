@@ -142,26 +142,19 @@ def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
     batch that read a file with the same bytes (the latest such batch).
 
     Reads the ``manifest`` of every other published batch: one small file per batch."""
-    wanted = pa.array(sorted(set(hashes.values())), pa.string())
-    if len(wanted) == 0:
-        return {}
+    wanted = set(hashes.values())
     seen: dict[str, list[str]] = {}
-    for other in wh.published_batches():
+    for other in wh.published_batches() if wanted else []:
         version = wh.current_version(other)
-        if other == batch_date or version is None or not (version / "manifest").is_dir():
+        if other == batch_date or version is None:
             continue
-        for part in sorted((version / "manifest").glob("*.parquet")):
-            try:  # a concurrent publish may remove an old version while we read it
-                table = pq.read_table(part, columns=["source_file", "sha256", "status"])
-            except (OSError, pa.ArrowException) as exc:
-                LOGGER.info("known files: skipped %s (%s)", part, exc)
-                continue
-            table = table.filter(pc.is_in(table.column("sha256"), value_set=wanted))
-            for name, digest, status in zip(table.column("source_file").to_pylist(),
-                                            table.column("sha256").to_pylist(),
-                                            table.column("status").to_pylist(), strict=True):
-                if status != "removed":
-                    seen[str(digest)] = [str(version), str(name), other.isoformat()]
+        try:  # a concurrent publish may remove an old version while we read it
+            files = _files_read(version)
+        except (OSError, pa.ArrowException) as exc:
+            LOGGER.info("known files: skipped %s (%s)", version, exc)
+            continue
+        seen.update((digest, [str(version), name, other.isoformat()])
+                    for name, digest in files.items() if digest in wanted)
     return {rel: seen[digest] for rel, digest in hashes.items() if digest in seen}
 
 
@@ -226,13 +219,20 @@ def input_fingerprint(inputs: Sequence[InputFile]) -> str:
 def _previous_manifest(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
     """source_file -> sha256 of the files the batch's current run read."""
     current = wh.current_version(batch_date)
-    if current is None or not (current / "manifest").is_dir():
-        return {}
+    return {} if current is None else _files_read(current)
+
+
+def _files_read(version: Path) -> dict[str, str]:
+    """source_file -> sha256 of the files a published version read (its ``manifest``, without
+    the removed ones)."""
     out: dict[str, str] = {}
-    for part in sorted((current / "manifest").glob("*.parquet")):
-        for row in storage.read_table(part, "manifest").to_pylist():
-            if row["status"] != "removed" and row["sha256"]:
-                out[row["source_file"]] = row["sha256"]
+    for part in sorted((version / "manifest").glob("*.parquet")):
+        table = pq.read_table(part, columns=["source_file", "sha256", "status"])
+        for name, digest, status in zip(table.column("source_file").to_pylist(),
+                                        table.column("sha256").to_pylist(),
+                                        table.column("status").to_pylist(), strict=True):
+            if status != "removed" and digest:
+                out[str(name)] = str(digest)
     return out
 
 
