@@ -141,6 +141,8 @@ class Measurement:
     detail: str = ""
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds per pipeline stage, from the run's ``progress <stage>:`` log lines."""
+    peak_at: list[str] = field(default_factory=list)
+    """The processes at the RSS peak, largest first (``"<name> <pid>: <RSS> MiB"``), and when."""
 
     @property
     def articles_per_s(self) -> float:
@@ -177,8 +179,8 @@ def load_result(path: Path) -> SizeResult:
                       data["queries"], data["query_values"], data["notes"])
 
 
-def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
-    """Sums of RSS and of PSS over ``root`` and its descendants, and how many there are.
+def tree_processes(root: psutil.Process) -> list[tuple[int, int, int]]:
+    """``(pid, RSS, PSS)`` of ``root`` and each of its live descendants.
 
     PSS (proportional set size) splits pages shared by forked processes between them, so its
     sum is the tree's physical footprint; the RSS sum counts a shared page once per process.
@@ -187,7 +189,7 @@ def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
         procs = [root]
-    rss = pss = alive = 0
+    out = []
     for proc in procs:
         try:
             full = proc.memory_full_info()
@@ -198,10 +200,14 @@ def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
                 continue
         except psutil.Error:  # exited (or a zombie) between listing and reading
             continue
-        rss += full.rss
-        pss += getattr(full, "pss", full.rss)
-        alive += 1
-    return rss, pss, alive
+        out.append((proc.pid, full.rss, getattr(full, "pss", full.rss)))
+    return out
+
+
+def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
+    """Sums of RSS and of PSS over ``root`` and its descendants, and how many there are."""
+    procs = tree_processes(root)
+    return sum(p[1] for p in procs), sum(p[2] for p in procs), len(procs)
 
 
 _LOG_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) \w+ pipeline\.progress: "
@@ -235,14 +241,25 @@ def measure(key: str, what: str, cmd: Sequence[str], env: Mapping[str, str], log
     print(f"[{key}] {what}", flush=True)
     LOGGER.info("[%s] %s", key, " ".join(cmd))
     peak = peak_pss = procs = 0
-    with out_path.open("wb") as out, err_path.open("wb") as err:
+    peak_at: list[str] = []
+    with out_path.open("wb") as out, err_path.open("wb") as err, \
+            (logs / f"{key}.memory.tsv").open("w", encoding="utf-8") as timeline:
+        timeline.write("seconds\tpid\trss_mib\tpss_mib\n")
         wall_start = time.time()
         start = time.perf_counter()
         child = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=dict(env), cwd=logs)
         root = psutil.Process(child.pid)
         while True:
-            rss, pss, alive = tree_memory(root)
-            peak, peak_pss, procs = max(peak, rss), max(peak_pss, pss), max(procs, alive)
+            tree = tree_processes(root)
+            at = time.perf_counter() - start
+            for pid, p_rss, p_pss in tree:
+                timeline.write(f"{at:.1f}\t{pid}\t{p_rss / MIB:.0f}\t{p_pss / MIB:.0f}\n")
+            rss, pss = sum(p[1] for p in tree), sum(p[2] for p in tree)
+            if rss > peak:
+                peak_at = [f"{'main' if pid == child.pid else 'child'} {pid}: "
+                           f"{p_rss / MIB:,.0f} MiB" for pid, p_rss, _ in
+                           sorted(tree, key=lambda p: -p[1])] + [f"at {at:.0f} s"]
+            peak, peak_pss, procs = max(peak, rss), max(peak_pss, pss), max(procs, len(tree))
             try:
                 child.wait(timeout=SAMPLE_SECONDS)
                 break
@@ -254,7 +271,8 @@ def measure(key: str, what: str, cmd: Sequence[str], env: Mapping[str, str], log
         raise BenchError(f"[{key}] exit {child.returncode}: {' '.join(cmd)}\n"
                          f"{stderr[-4000:]}")
     result = Measurement(key, what, wall, peak, peak_pss, procs, articles, words,
-                         stages=stage_seconds(stderr, wall_start, wall_start + wall))
+                         stages=stage_seconds(stderr, wall_start, wall_start + wall),
+                         peak_at=peak_at)
     print(f"[{key}] {wall:.1f} s, {result.articles_per_s:,.1f} articles/s, "
           f"{result.words_per_s:,.0f} words/s, peak RSS {result.peak_mib:,.0f} MiB "
           f"(PSS {result.peak_pss_mib:,.0f} MiB), "

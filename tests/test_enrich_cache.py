@@ -98,3 +98,20 @@ def test_two_processes_find_the_same_entities_as_one(tiny_ner: Path) -> None:
     one = [m for _, found in enrich.ner_stream(str(tiny_ner), items, 1, 8) for m in found]
     two = [m for _, found in enrich.ner_stream(str(tiny_ner), items, 2, 8) for m in found]
     assert one == two and len(one) > 40
+
+
+def test_vocabulary_does_not_grow_with_the_texts_seen(tiny_ner: Path) -> None:
+    """Each chunk runs in a spaCy memory zone: words seen once are forgotten afterwards, so a
+    long batch does not grow the process by every new word (peak memory flat in N)."""
+    from tests.conftest import SEED
+
+    if not SEED.exists():
+        pytest.skip(f"needs {SEED}")
+    nlp = enrich.load_pipeline(str(tiny_ner))
+    before = len(nlp.vocab.strings)
+    body = SEED.read_text(encoding="utf-8")
+    items = [(i, f"{body}\n\nWortneuschöpfung{i}x und Ortsname{i}heim sagte Frau Zeta{i}.")
+             for i in range(50)]
+    found = [m for _, ms in enrich.ner_stream(str(tiny_ner), items, 1, 8) for m in ms]
+    assert found  # the texts were processed
+    assert len(nlp.vocab.strings) == before
