@@ -5,9 +5,10 @@ English news, cached under ``build/bench/``), on the same corpus, each measureme
 own child process; the harness samples the RSS of the child's whole process tree (psutil, every
 0.2 s, summed over the tree) and its wall time (spawn to exit: imports and model loads included):
 
-a. ceiling: bare ``nlp.pipe(texts, n_process=2, batch_size=64)`` with models/de_news over every
+a. ceiling: bare ``nlp.pipe(texts, n_process=2, batch_size=B)`` with models/de_news over every
    article's text as enrichment hands it to spaCy (the body; ``--ceiling-text teaser+body`` adds
-   the teaser), model load included;
+   the teaser), model load included; B is the pipeline's ``ner_batch_size`` (16), so the ceiling
+   is the model at the batch size the pipeline uses;
 b. ``newsetl run --input <corpus> --date 2023-03-01`` end to end into a fresh warehouse, with
    ``NEWSETL_NER_MODELS={"de": "de_news", "en": "de_news"}`` (every article, the English fifth
    too, goes through the same German model as in a) and ``NEWSETL_NER_PROCESSES=2``;
@@ -68,7 +69,7 @@ COPY_BATCH = "2023-04-01"
 NER_ALL_GERMAN = json.dumps({"de": "de_news", "en": "de_news"})
 NER_OFF = json.dumps({"de": "none", "en": "none"})
 CEILING_PROCESSES = 2
-CEILING_BATCH = 64
+CEILING_BATCH = Settings().ner_batch_size
 QUERY_REPEATS = 5
 EXAMPLES = REPO / "sql" / "examples"
 MIB = 1024 * 1024

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -160,7 +160,7 @@ def mentions_of(doc: Any) -> list[Mention]:
     return out
 
 
-def _ner_task(location: str, texts: list[str]) -> list[list[Mention]]:
+def _ner_task(location: str, texts: list[str], batch_size: int) -> list[list[Mention]]:
     """One task of a worker process: the pipeline is already loaded (inherited by fork).
 
     The memory zone frees the strings and lexemes the task's texts added to the vocabulary:
@@ -169,10 +169,13 @@ def _ner_task(location: str, texts: list[str]) -> list[list[Mention]]:
     """
     nlp = load_pipeline(location)
     with nlp.memory_zone():
-        return [mentions_of(doc) for doc in nlp.pipe(texts, batch_size=max(1, len(texts)))]
+        return [mentions_of(doc) for doc in nlp.pipe(texts, batch_size=batch_size)]
 
 
 K = TypeVar("K")
+
+TASK_BATCHES: Final = 4
+"""``nlp.pipe`` batches per worker task: tasks long enough that handing them out costs little."""
 
 
 def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
@@ -180,12 +183,12 @@ def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
     """Mentions of each ``(key, text)``, in input order, streamed.
 
     With ``workers`` > 1, one pool of forked processes serves the whole stream (started once
-    per call, so once per batch in ``newsetl run``): each task is ``batch_size`` texts, at most
-    two tasks per worker are in flight (memory stays flat however long the stream), and workers
-    send back plain tuples rather than Docs. The pipeline is loaded here first, so the workers
-    share its memory instead of loading it again.
+    per call, so once per batch in ``newsetl run``): each task is ``TASK_BATCHES`` batches of
+    ``batch_size`` texts, at most two tasks per worker are in flight (memory stays flat however
+    long the stream), and workers send back plain tuples rather than Docs. The pipeline is
+    loaded here first, so the workers share its memory instead of loading it again.
     """
-    chunks = _chunks(items, batch_size)
+    chunks = _chunks(items, batch_size * (TASK_BATCHES if workers > 1 else 1))
     first = next(chunks, None)
     if first is None:  # nothing to do: the pipeline is not even loaded
         return
@@ -204,7 +207,8 @@ def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
         pending: deque[tuple[list[K], Any]] = deque()
         for chunk in chunks:
             pending.append(([k for k, _ in chunk],
-                            pool.apply_async(_ner_task, (location, [t for _, t in chunk]))))
+                            pool.apply_async(_ner_task, (location, [t for _, t in chunk],
+                                                         batch_size))))
             if len(pending) >= 2 * workers:
                 keys, result = pending.popleft()
                 yield from zip(keys, result.get(), strict=True)
