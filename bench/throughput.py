@@ -394,12 +394,13 @@ def canonical_queries(warehouse: Path, repeats: int = QUERY_REPEATS,
     if month_row is None or entity_row is None:
         raise BenchError(f"no entities in {warehouse}: nothing to query")
     month, norm, label = month_row[0], str(entity_row[0]), str(entity_row[1])
-    top_sql, n_month = re.subn(r"DATE '\d{4}-\d{2}-\d{2}' AS month_start",
-                               f"DATE '{month:%Y-%m-%d}' AS month_start",
+    top_sql, n_month = re.subn(r"SET VARIABLE month_start = DATE '\d{4}-\d{2}-\d{2}';",
+                               f"SET VARIABLE month_start = DATE '{month:%Y-%m-%d}';",
                                (EXAMPLES / "top_entities_of_month.sql").read_text("utf-8"))
-    over_sql, n_entity = re.subn(r"'(?:[^']|'')*' AS entity, '(?:[^']|'')*' AS label",
-                                 lambda _: f"{_quote(norm)} AS entity, {_quote(label)} AS label",
-                                 (EXAMPLES / "entity_over_time.sql").read_text("utf-8"))
+    over_sql, n_entity = re.subn(
+        r"SET VARIABLE entity = '(?:[^']|'')*';\nSET VARIABLE label = '(?:[^']|'')*';",
+        lambda _: f"SET VARIABLE entity = {_quote(norm)};\nSET VARIABLE label = {_quote(label)};",
+        (EXAMPLES / "entity_over_time.sql").read_text("utf-8"))
     if n_month != 1 or n_entity != 1:
         raise BenchError("sql/examples changed: cannot set the month/entity literals")
     medians: dict[str, float] = {}

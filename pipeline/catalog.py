@@ -54,13 +54,17 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
     The views read whatever partitions are published, so a publish needs no new catalog; the
     file is rebuilt only when the view definitions changed (or with ``force``). That keeps
     analysts' open connections valid across nightly publishes: replacing the file under an open
-    DuckDB connection breaks it.
+    DuckDB connection breaks it. Batches published before a derived table existed get it
+    first (``pipeline.derived.ensure_derived``), so the views find it for every batch.
     """
     import duckdb
+
+    from pipeline.derived import ensure_derived
 
     wh = Warehouse(settings.warehouse)
     if not wh.published_batches():
         raise CatalogError(f"nothing published in {wh.root} yet: run a batch first")
+    ensure_derived(settings)  # batches published before a derived table existed
     target = wh.catalog
     views = view_files(settings.sql_dir)
     stamp = target.with_name(f".{CATALOG}.views-sha256")

@@ -75,6 +75,19 @@ ENTITIES = pa.schema([
     _f("run_id", pa.string(), False),
 ])
 
+# Derived at publish from the batch's articles and entities (pipeline.derived).
+ARTICLE_ENTITIES = pa.schema([
+    _f("article_id", pa.string(), False),
+    _f("batch_date", pa.date32(), False),
+    _f("day", pa.date32()),
+    _f("day_precision", pa.string()),
+    _f("label", pa.string(), False),
+    _f("norm", pa.string(), False),
+    _f("story_id", pa.string(), False),
+    _f("mentions", pa.int32(), False),
+    _f("run_id", pa.string(), False),
+])
+
 TIME_MENTIONS = pa.schema([
     _f("article_id", pa.string(), False),
     _f("batch_date", pa.date32(), False),
@@ -137,6 +150,7 @@ MANIFEST = pa.schema([
 TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
+    "article_entities": ARTICLE_ENTITIES,
     "time_mentions": TIME_MENTIONS,
     "rejects": REJECTS,
     "runs": RUNS,

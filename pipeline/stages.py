@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import dates, neardup, normalise, quality, schemas, storage, timex
+from pipeline import dates, derived, neardup, normalise, quality, schemas, storage, timex
 from pipeline.enrich import EntityCache, cpu_cores, processes, resolve_model
 from pipeline.formats import options_for
 from pipeline.parse import build_article, folder_source
@@ -942,6 +942,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
         manifest_part = staging / PARTS / "manifest.parquet"
         storage.compact([manifest_part] if manifest_part.exists() else [], version / "manifest",
                         "manifest", settings.row_group_rows, settings.max_file_rows)
+        derived.derive_article_entities(version, run_id, settings)
         _quality_gate(wh, version, staging, batch_date, run_id, settings)
         history = _run_history(wh, batch_date)
         storage.write_table(version / "runs" / storage.published_name(version / "runs", 0),

@@ -235,6 +235,14 @@ def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def link_table(wh: Warehouse, batch_date: date, table: str) -> None:
+    """Point ``<table>/batch_date=D`` at the batch's current version (through ``_current``)."""
+    link = wh.table_link(table, batch_date)
+    target = os.path.relpath(wh.pointer(batch_date) / table, link.parent)
+    if not (link.is_symlink() and os.readlink(link) == target):
+        _replace_symlink(link, target)
+
+
 def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str],
             keep_previous: bool) -> None:
     """Make ``version`` the published state of the batch, then drop every other version but
@@ -243,10 +251,7 @@ def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str
     pointer = wh.pointer(batch_date)
     _replace_symlink(pointer, os.path.relpath(version, pointer.parent))
     for table in tables:
-        link = wh.table_link(table, batch_date)
-        target = os.path.relpath(pointer / table, link.parent)
-        if not (link.is_symlink() and os.readlink(link) == target):
-            _replace_symlink(link, target)
+        link_table(wh, batch_date, table)
     keep = {version.resolve()} | ({previous} if keep_previous and previous else set())
     for old in version.parent.iterdir():
         if old.is_dir() and old.resolve() not in keep:

@@ -139,11 +139,12 @@ def first_deliveries(articles: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     return first
 
 
-def test_entity_mentions_daily_recomputed_from_parquet(demo_warehouse: Settings,
-                                                       con: Any) -> None:
-    first = first_deliveries(table(demo_warehouse, "articles"))
+def mentions_daily(settings: Settings) -> dict[tuple[Any, ...], list[int]]:
+    """entity_mentions_daily recomputed in Python from the entities and articles files:
+    (day, day_precision, label, norm) -> [mentions, articles, stories]."""
+    first = first_deliveries(table(settings, "articles"))
     expected: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, set(), set()])
-    for ent in table(demo_warehouse, "entities"):
+    for ent in table(settings, "entities"):
         art = first[ent["article_id"]]
         if art["batch_date"] != ent["batch_date"] or not art["published_local"]:
             continue  # a re-delivery, or an undated article
@@ -154,10 +155,18 @@ def test_entity_mentions_daily_recomputed_from_parquet(demo_warehouse: Settings,
         expected[key][0] += 1
         expected[key][1].add(art["article_id"])
         expected[key][2].add(art["duplicate_cluster_id"])
-    got = {tuple(r[:4]): list(r[4:]) for r in con.execute(
-        "SELECT day, day_precision, label, norm, mentions, articles, stories "
-        "FROM entity_mentions_daily").fetchall()}
-    assert got == {k: [v[0], len(v[1]), len(v[2])] for k, v in expected.items()}
+    return {k: [v[0], len(v[1]), len(v[2])] for k, v in expected.items()}
+
+
+def view_rows(con: Any, view: str, columns: int = 4) -> dict[tuple[Any, ...], list[Any]]:
+    rows = con.execute(f'SELECT * FROM "{view}"').fetchall()
+    return {tuple(r[:columns]): list(r[columns:]) for r in rows}
+
+
+def test_entity_mentions_daily_recomputed_from_parquet(demo_warehouse: Settings,
+                                                       con: Any) -> None:
+    got = view_rows(con, "entity_mentions_daily")
+    assert got == mentions_daily(demo_warehouse)
     # The seed article is delivered twice (2023-01-31 and 2023-02-02) and counts once.
     seed = got[(date(2023, 1, 1), "month", "PER", "Jens Stoltenberg")]
     assert seed[1] == 1
