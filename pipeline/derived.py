@@ -3,9 +3,12 @@
 ``article_entities`` holds one row per article and entity it names (label, normalised name),
 with the article's publication day, date precision and story, and how often the article names
 it. It is what ``entity_mentions_daily`` aggregates: the canonical queries (top entities of a
-month, an entity over time) then read a table already keyed by day and entity, sorted by day
-so a month filter skips the other row groups, instead of joining every entity mention with
-its article at query time (1.6 s at 100,000 articles; the join was most of it).
+month, an entity over time) read a table already keyed by day and entity, sorted by day so a
+month filter skips the other row groups, instead of joining every entity mention with its
+article at query time, which reads every mention whatever the filter. On 100,000 articles
+(1.6 M rows) the month query read 30 of 100 row groups and took 0.14 s instead of 0.22 s
+(0.10 vs 0.13 s for one entity over time); at a larger warehouse the gap widens, as the
+month's share shrinks.
 
 It is built from the version's published ``articles`` and ``entities`` files, inside the
 version before the swap, so it flips with the batch and a re-run replaces it. Which delivery

@@ -46,6 +46,14 @@ def test_word_count_ignores_lone_punctuation() -> None:
     assert normalise.word_count("Er sagte – kurz – „Nein“ . 2023 ist vorbei.") == 7
 
 
+@given(st.text() | st.lists(st.sampled_from(["Wort", "–", "„Nein“", "_", "...", "٣", "x2",
+                                             " ", "\n", "\u00a0", "\u2003", "é", "-a-"]))
+       .map("".join))
+def test_word_count_is_the_regex_definition(text: str) -> None:
+    """Stored word counts stay comparable: the fast path counts what the regex did."""
+    assert normalise.word_count(text) == len(re.findall(r"\S*\w\S*", text))
+
+
 def test_article_id_prefers_url_then_source_then_content() -> None:
     by_url = normalise.article_id("https://example.org/a", "5fa03b91928cf31a", "h1")
     assert by_url == normalise.article_id("https://example.org/a", None, "h2")

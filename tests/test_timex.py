@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import readers, stages, timex
 from pipeline.settings import Settings
@@ -66,3 +68,31 @@ def test_time_mentions_table(tmp_path: Path) -> None:
     assert rows == [("a.txt", "Am Dienstag", "2023-01-31", True, True),
                     ("a.txt", "gestern", "2023-02-01", True, True),
                     ("b.txt", "Am Dienstag", None, False, True)]
+
+
+_PIECES = ["gestern", "Heute", "übermorgen", "am", "On", "Dienstag", "dienstags", "Montag-Abend",
+           "last", "next", "kommenden", "Woche", "Jahr", "jahres", "vor", "drei", "einem",
+           "Tagen", "3", "٣", "two", "a", "days", "ago", "Yesterday", "Friday", "ÜBERMORGEN",
+           "Sonnabend", "morgen", "Haus", "-", ",", ".", "(", "„", "ſo", "K", "\n", " ", "  "]
+
+
+def _without_first_char_check(pattern: str) -> str:
+    lookahead = "(?=[" + timex._FIRST + r"\d])"
+    assert lookahead in pattern
+    return pattern.replace(lookahead, "", 1)
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map(" ".join))
+def test_first_character_check_changes_no_match(text: str) -> None:
+    """The lookahead on the first character only lets the engine give up sooner: every match,
+    case-sensitive on the lower-cased text or case-insensitive on the original, is the same
+    as without it."""
+    import re
+
+    plain = re.compile(_without_first_char_check(timex.PATTERN.pattern), re.IGNORECASE)
+    plain_lower = re.compile(_without_first_char_check(timex._PATTERN_LOWER.pattern))
+    spans = [(m.span(), m.groupdict()) for m in timex.PATTERN.finditer(text)]
+    assert spans == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
+    lower = text.lower()
+    assert [m.span() for m in timex._PATTERN_LOWER.finditer(lower)] == \
+        [m.span() for m in plain_lower.finditer(lower)]
