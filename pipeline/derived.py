@@ -105,7 +105,8 @@ def ensure_derived(settings: Settings) -> list[Path]:
 
     The table is built beside the version and renamed into it, then linked, under the batch's
     lock: a reader sees it whole or not at all, and a crash leaves only a temporary folder that
-    the next call removes. The version's other tables are not touched.
+    the next call removes. The version's other tables are not touched. A batch locked by
+    another run is left to it (a publish writes the table; a concurrent upgrade derives it).
     """
     wh = storage.Warehouse(settings.warehouse)
     done: list[Path] = []
@@ -113,16 +114,20 @@ def ensure_derived(settings: Settings) -> list[Path]:
         version = wh.current_version(batch_date)
         if version is None or (version / TABLE).is_dir():
             continue
-        with storage.batch_lock(wh, batch_date):
-            version = wh.current_version(batch_date)
-            if version is None or (version / TABLE).is_dir():
-                continue
-            tmp = version / f".{TABLE}.tmp-{os.getpid()}"
-            for leftover in version.glob(f".{TABLE}.tmp-*"):
-                shutil.rmtree(leftover, ignore_errors=True)
-            derive_article_entities(version, version.name, settings, out_dir=tmp)
-            os.rename(tmp, version / TABLE)
-            storage.link_table(wh, batch_date, TABLE)
+        try:
+            with storage.batch_lock(wh, batch_date):
+                version = wh.current_version(batch_date)
+                if version is None or (version / TABLE).is_dir():
+                    continue
+                tmp = version / f".{TABLE}.tmp-{os.getpid()}"
+                for leftover in version.glob(f".{TABLE}.tmp-*"):
+                    shutil.rmtree(leftover, ignore_errors=True)
+                derive_article_entities(version, version.name, settings, out_dir=tmp)
+                os.rename(tmp, version / TABLE)
+                storage.link_table(wh, batch_date, TABLE)
+        except storage.BatchLockedError:  # its publisher (or another upgrade) writes the table
+            LOGGER.info("batch %s: locked by another run, %s left to it", batch_date, TABLE)
+            continue
         LOGGER.info("batch %s: %s derived for a version published before it existed",
                     batch_date, TABLE)
         done.append(version)
