@@ -98,7 +98,7 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{index:05d}.json",
             {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": index,
-             "files": [[str(f.path), f.relative] for f in chunk],
+             "files": [[f.location, f.relative] for f in chunk],
              "known": {f.relative: known[f.relative] for f in chunk if f.relative in known}}))
     if unchanged and carry_from is not None:  # one more shard: rows carried over, not re-read
         shard_paths.append(storage.write_json(
@@ -475,7 +475,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
             accept(reused[0], reused[1], relative, reused[0]["locator"], None, relative)
             report(1)
             continue
-        for rec in read_records(InputFile(Path(path), relative), settings):
+        for rec in read_records(InputFile(path, relative), settings):
             counts["read"] += 1
             if counts["read"] % 1000 == 0:  # one check per record; renderers throttle output
                 report(0)
@@ -1028,9 +1028,9 @@ def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
     progress.start("plan", len(inputs), "files")
     plan = plan_batch(inputs, batch_date, settings, progress=progress)
     progress.finish("plan")
-    manifests = [storage.read_json(shard) for shard in plan.shards]
     progress.start("parse", sum(len(m["files"]) + len(m.get("carry_files", []))
-                                for m in manifests), "files", "articles", counts=("rejected",))
+                                for m in map(storage.read_json, plan.shards)),
+                   "files", "articles", counts=("rejected",))
     workers = min(len(plan.shards), settings.parse_processes or cpu_cores())
     if workers > 1:
         parsed = _parse_in_pool(plan.shards, batch_date, settings, workers, progress)
