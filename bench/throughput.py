@@ -205,12 +205,6 @@ def tree_processes(root: psutil.Process) -> list[tuple[int, int, int]]:
     return out
 
 
-def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
-    """Sums of RSS and of PSS over ``root`` and its descendants, and how many there are."""
-    procs = tree_processes(root)
-    return sum(p[1] for p in procs), sum(p[2] for p in procs), len(procs)
-
-
 _LOG_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) \w+ pipeline\.progress: "
                        r"progress (\w+): ")
 
@@ -681,6 +675,12 @@ def size_section(result: SizeResult) -> list[str]:
         for k in staged:
             out.append(f"| {k} | " + " | ".join(
                 _f(runs[k].stages[s]) if s in runs[k].stages else "" for s in names) + " |")
+    at_peak = [k for k in STEPS if k in runs and runs[k].peak_at]
+    if at_peak:
+        out += ["", "Who held the memory at each step's RSS peak (the sampler's timeline is in "
+                "`logs/<step>.memory.tsv`; forked workers count the pages they share with the "
+                "main process again):", ""]
+        out += [f"- {k}: {', '.join(runs[k].peak_at)}" for k in at_peak]
     if result.notes:
         out += ["", *[f"Note: {note}" for note in result.notes]]
     return [*out, ""]
