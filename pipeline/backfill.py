@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import readers, stages
+from pipeline.enrich import collect_before_fork
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
 
@@ -92,6 +93,7 @@ def backfill(archive: Path, start: date, end: date, settings: Settings, parallel
         for day in todo:
             arrived(run_day(archive, day, settings, force))
     else:
+        collect_before_fork()
         with ProcessPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(_run_day_in_worker, str(archive), d.isoformat(),
                                    settings.to_dict(), force) for d in todo]

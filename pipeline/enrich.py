@@ -203,6 +203,7 @@ def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
         return
     import multiprocessing
 
+    collect_before_fork()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pending: deque[tuple[list[K], Any]] = deque()
         for chunk in chunks:
@@ -215,6 +216,16 @@ def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
         while pending:
             keys, result = pending.popleft()
             yield from zip(keys, result.get(), strict=True)
+
+
+def collect_before_fork() -> None:
+    """Collect garbage before forking workers. A forked child runs the collector soon after
+    it starts; unreachable objects of libraries that are not fork-safe (a DuckDB connection
+    left in a reference cycle) then crashed it with a segmentation fault, when the parent had
+    used them before, as a long-lived process (tests, a backfill worker) does."""
+    import gc
+
+    gc.collect()
 
 
 def _chunks(items: Iterable[tuple[K, str]], size: int) -> Iterator[list[tuple[K, str]]]:

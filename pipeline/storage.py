@@ -95,6 +95,22 @@ def write_table(path: Path, table: pa.Table, row_group_rows: int) -> Path:
     return path
 
 
+SCAN_BATCH_ROWS: Final = 4_096
+"""Rows per batch when a table is scanned to be copied or filtered: a few MB of articles."""
+
+
+def write_stream(path: Path, table: str, parts: Iterable[pa.Table], row_group_rows: int) -> Path:
+    """Write ``parts`` (in the table's file schema) as one Parquet file, part by part, via a
+    temporary name: memory for one part, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with pq.ParquetWriter(tmp, file_schema(table), compression=COMPRESSION) as writer:
+        for part in parts:
+            writer.write_table(part, row_group_size=row_group_rows)
+    os.replace(tmp, path)
+    return path
+
+
 def rows_to_table(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """Rows (dicts) to an Arrow table of the table's file schema; fails on schema drift."""
     return pa.Table.from_pylist(list(rows), schema=file_schema(table))
