@@ -623,7 +623,10 @@ RUN_STEPS = ("b", "c", "e1", "e2")
 def size_section(result: SizeResult) -> list[str]:
     corpus, runs = result.corpus, result.runs
     langs = ", ".join(f"{v:,} {k}" for k, v in sorted(corpus.articles_by_language.items()))
-    where = corpus.path.relative_to(REPO) if corpus.path.is_relative_to(REPO) else corpus.path
+    # No absolute paths of the measuring machine in the report: a corpus built in another
+    # checkout (a worktree) is named by its folder, which says its size and seed.
+    where = (corpus.path.relative_to(REPO) if corpus.path.is_relative_to(REPO)
+             else Path(CACHE.relative_to(REPO), corpus.path.name))
     out = [f"## N = {corpus.n:,}", "",
            f"Corpus `{where}` (seed {corpus.seed}): {corpus.n:,} articles ({langs}), "
            f"{corpus.words:,} words "
