@@ -161,7 +161,8 @@ def mentions_of(doc: Any) -> list[Mention]:
 
 
 def _ner_task(location: str, texts: list[str], batch_size: int) -> list[list[Mention]]:
-    """One task of a worker process: the pipeline is already loaded (inherited by fork).
+    """One task of a worker process (the pipeline is already loaded, inherited by fork), or one
+    chunk when there are no workers.
 
     The memory zone frees the strings and lexemes the task's texts added to the vocabulary:
     without it a worker grows by every new word it ever saw (+14 MiB per 2,000 articles here),
@@ -193,12 +194,10 @@ def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
     if first is None:  # nothing to do: the pipeline is not even loaded
         return
     chunks = itertools.chain([first], chunks)
-    nlp = load_pipeline(location)
+    load_pipeline(location)  # here first: forked workers share its memory
     if workers <= 1:
         for chunk in chunks:
-            with nlp.memory_zone():
-                found = [mentions_of(doc) for doc in nlp.pipe([t for _, t in chunk],
-                                                              batch_size=batch_size)]
+            found = _ner_task(location, [t for _, t in chunk], batch_size)
             yield from zip((key for key, _ in chunk), found, strict=True)
         return
     import multiprocessing

@@ -537,8 +537,6 @@ def _reusable_rows(known: dict[str, list[str]], batch_date: date, run_id: str,
 
     Each earlier version is read once (its rows of these files only). A version that cannot be
     read (removed by a concurrent publish, older schema) just means parsing those files."""
-    import pyarrow.dataset as ds
-
     by_version: dict[str, dict[str, tuple[str, date]]] = {}
     for relative, (version, old_name, batch) in known.items():
         by_version.setdefault(version, {})[relative] = (old_name, date.fromisoformat(batch))
@@ -548,16 +546,16 @@ def _reusable_rows(known: dict[str, list[str]], batch_date: date, run_id: str,
         names = pa.array(sorted({old for old, _ in files.values()}), pa.string())
         try:
             data = _scanner(Path(version) / "articles",
-                            pc.is_in(ds.field("source_file"), value_set=names)).to_table()
+                            pc.is_in(pc.field("source_file"), value_set=names)).to_table()
             if not needed <= set(data.column_names):
                 continue
             rejected = set(_scanner(Path(version) / "rejects",
-                                    pc.is_in(ds.field("source_file"), value_set=names),
+                                    pc.is_in(pc.field("source_file"), value_set=names),
                                     ["source_file"]).to_table()
                            .column("source_file").to_pylist())
             ids = data.column("article_id")
             said = _scanner(Path(version) / "time_mentions",
-                            pc.is_in(ds.field("article_id"), value_set=ids)).to_table().to_pylist()
+                            pc.is_in(pc.field("article_id"), value_set=ids)).to_table().to_pylist()
         except (OSError, pa.ArrowException) as exc:
             LOGGER.warning("cannot take rows over from %s (%s): its files are parsed again",
                            version, exc)

@@ -86,12 +86,20 @@ class Warehouse:
                       if p.is_symlink() and p.name.startswith("batch_date="))
 
 
-def write_table(path: Path, table: pa.Table, row_group_rows: int) -> Path:
-    """Write one Parquet file via a temporary name, so a crash never leaves half a file."""
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path``, renamed onto it when the block ends without error: a
+    crash never leaves half a file under the real name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, row_group_size=row_group_rows, compression=COMPRESSION)
+    yield tmp
     os.replace(tmp, path)
+
+
+def write_table(path: Path, table: pa.Table, row_group_rows: int) -> Path:
+    """Write one Parquet file via a temporary name."""
+    with _replacing(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_rows, compression=COMPRESSION)
     return path
 
 
@@ -102,12 +110,10 @@ SCAN_BATCH_ROWS: Final = 4_096
 def write_stream(path: Path, table: str, parts: Iterable[pa.Table], row_group_rows: int) -> Path:
     """Write ``parts`` (in the table's file schema) as one Parquet file, part by part, via a
     temporary name: memory for one part, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with pq.ParquetWriter(tmp, file_schema(table), compression=COMPRESSION) as writer:
+    with _replacing(path) as tmp, \
+            pq.ParquetWriter(tmp, file_schema(table), compression=COMPRESSION) as writer:
         for part in parts:
             writer.write_table(part, row_group_size=row_group_rows)
-    os.replace(tmp, path)
     return path
 
 
