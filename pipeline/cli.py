@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -360,6 +361,19 @@ def stage_publish(ctx: click.Context, plan: Path, batch_date: date) -> None:
     refresh_catalog(settings)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """Control characters shown escaped (``\x1b``), never sent to the terminal: a cell of an
+    older batch (or of a CSV export read back) must not move the cursor or clear the screen."""
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(lambda m: " " if m.group() == "\t" else
+                            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                            f"\\u{ord(m.group()):04x}", text)
+
+
 def _cell(value: Any, max_width: int) -> str:
     if value is None:
         text = "NULL"
@@ -371,7 +385,7 @@ def _cell(value: Any, max_width: int) -> str:
         text = "[" + ", ".join(_cell(v, 0) for v in value) + "]"
     else:
         text = str(value)
-    text = text.replace("\n", " ")
+    text = _printable(text.replace("\n", " "))
     if max_width and len(text) > max_width:
         text = text[: max_width - 1] + "…"
     return text

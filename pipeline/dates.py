@@ -91,14 +91,24 @@ def _year(text: str) -> int:
     return year
 
 
+MAX_OFFSET = timedelta(hours=14)
+"""UTC offsets in use run from -12:00 to +14:00; anything beyond (``+99:00``) is no offset."""
+
+
 def _tz(text: str | None) -> tzinfo | None:
+    """The zone a text names; ``ValueError`` for an offset no place uses (``+9900``,
+    ``+24:00``, minutes of 60 or more), which makes its date unparseable, not the record."""
     if not text:
         return None
     if text in TZ_ABBREVIATIONS:
         return timezone(timedelta(minutes=TZ_ABBREVIATIONS[text]))
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+    hours, minutes = int(digits[:2]), int(digits[2:4])
+    offset = timedelta(hours=hours, minutes=minutes)
+    if minutes >= 60 or offset > MAX_OFFSET:
+        raise ValueError(f"UTC offset {text!r} out of range (-12:00 to +14:00)")
+    return timezone(sign * offset)
 
 
 def _build(y: int, mo: int, d: int | None, g: dict[str, Any]) -> ParsedDate | None:
@@ -114,9 +124,10 @@ def _build(y: int, mo: int, d: int | None, g: dict[str, Any]) -> ParsedDate | No
             h = 0
         seconds = g.get("S")
         local = datetime(y, mo, d or 1, h, int(g["M"]), int(seconds or 0))
+        zone = _tz(g.get("tz"))
     except (TypeError, ValueError):
         return None
-    return ParsedDate(local, "second" if seconds else "minute", _tz(g.get("tz")), g.get("tz"))
+    return ParsedDate(local, "second" if seconds else "minute", zone, g.get("tz"))
 
 
 _ISO = re.compile(r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})(?:[T ]" + _TIME.replace(

@@ -13,6 +13,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -160,7 +161,17 @@ def mentions_of(doc: Any) -> list[Mention]:
     return out
 
 
-def _ner_task(location: str, texts: list[str], batch_size: int) -> list[list[Mention]]:
+@dataclass(frozen=True)
+class NerFailure:
+    """What the NER raised on one text (sent back from a worker instead of its mentions); the
+    article becomes an ``internal_error`` reject at publish, the others go on."""
+
+    error: str
+    message: str
+
+
+def _ner_task(location: str, texts: list[str],
+              batch_size: int) -> list[list[Mention] | NerFailure]:
     """One task of a worker process (the pipeline is already loaded, inherited by fork), or one
     chunk when there are no workers.
 
@@ -169,8 +180,22 @@ def _ner_task(location: str, texts: list[str], batch_size: int) -> list[list[Men
     which made peak memory grow with the batch size.
     """
     nlp = load_pipeline(location)
-    with nlp.memory_zone():
-        return [mentions_of(doc) for doc in nlp.pipe(texts, batch_size=batch_size)]
+    try:
+        with nlp.memory_zone():
+            return [mentions_of(doc) for doc in nlp.pipe(texts, batch_size=batch_size)]
+    except Exception as exc:  # one text broke the batch: find it, keep the others
+        LOGGER.warning("NER failed on a batch of %d texts (%s: %s): retrying one by one",
+                       len(texts), type(exc).__name__, exc)
+    out: list[list[Mention] | NerFailure] = []
+    for text in texts:
+        try:
+            with nlp.memory_zone():
+                out.append(mentions_of(nlp(text)))
+        except Exception as exc:
+            LOGGER.error("NER failed on a text of %d characters: %s: %s", len(text),
+                         type(exc).__name__, exc, exc_info=exc)
+            out.append(NerFailure(type(exc).__name__, str(exc)[:500]))
+    return out
 
 
 K = TypeVar("K")
@@ -180,7 +205,7 @@ TASK_BATCHES: Final = 4
 
 
 def ner_stream(location: str, items: Iterable[tuple[K, str]], workers: int,
-               batch_size: int) -> Iterator[tuple[K, list[Mention]]]:
+               batch_size: int) -> Iterator[tuple[K, list[Mention] | NerFailure]]:
     """Mentions of each ``(key, text)``, in input order, streamed.
 
     With ``workers`` > 1, one pool of forked processes serves the whole stream (started once

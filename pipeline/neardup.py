@@ -134,6 +134,10 @@ def signatures(texts: Sequence[str], k: int = SHINGLE) -> np.ndarray:
     while t < len(full):  # chunks of whole texts of at most _GRAMS_PER_CHUNK grams (or one)
         end = max(t + 1, int(np.searchsorted(bounds, bounds[t] + _GRAMS_PER_CHUNK,
                                                side="right")) - 1)
+        if bounds[end] - bounds[t] > _GRAMS_PER_CHUNK:  # one long text: block by block
+            out[full[t]] = _long_minima(grams[bounds[t]:bounds[end]], buffer)
+            t = end
+            continue
         chunk = grams[bounds[t]:bounds[end]]
         if len(chunk) * NUM_PERM > len(buffer):
             buffer = np.empty(NUM_PERM * len(chunk), dtype=np.uint64)
@@ -145,6 +149,20 @@ def signatures(texts: Sequence[str], k: int = SHINGLE) -> np.ndarray:
         out[full[t:end]] = minima.T.astype(np.uint32)
         t = end
     return out
+
+
+def _long_minima(grams: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """The signature of one text of more than ``_GRAMS_PER_CHUNK`` grams, a block at a time:
+    a 4 MB record (600,000 grams) as one block took 600 MB (128 hashes of 8 bytes a gram)."""
+    best = np.full(NUM_PERM, _MAX, dtype=np.uint64)
+    for at in range(0, len(grams), _GRAMS_PER_CHUNK):
+        chunk = grams[at:at + _GRAMS_PER_CHUNK]
+        hashed = buffer[:NUM_PERM * len(chunk)].reshape(NUM_PERM, len(chunk))
+        np.multiply.outer(_A, chunk, out=hashed)
+        hashed += _B[:, None]
+        hashed >>= _SHIFT
+        np.minimum(best, hashed.min(axis=1), out=best)
+    return best.astype(np.uint32)
 
 
 def band_keys(sigs: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "volume_ratio_high": 10.0,      # max articles of a source / its trailing average
     "duplicate_rate": 0.5,          # max share of records rejected as duplicates
     "entity_coverage": 0.3,         # min share of German articles with at least one entity
+    "rejected_share": 0.5,          # max share of records rejected, for any reason
+    "internal_error_share": 0.01,   # max share of records a pipeline bug rejected
 }
 TRAILING_BATCHES = 7
 MIN_HISTORY = 3
@@ -100,6 +102,11 @@ def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, 
     duplicates = _scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE reason_code = "
                               "'duplicate'", [rejects])
     share("duplicate_rate", duplicates, read, "records that were duplicates")
+    # An all-rejected batch must not replace a good version, nor may a bug pass silently.
+    share("rejected_share", n_rejects, read, "records rejected")
+    internal = _scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE reason_code = "
+                            "'internal_error'", [rejects])
+    share("internal_error_share", internal, read, "records rejected by an internal error")
 
     trailing = [h for h in history if (h / "articles").is_dir()][-TRAILING_BATCHES:]
     checks.extend(_source_trends(con, articles, trailing, t))

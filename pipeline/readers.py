@@ -33,6 +33,7 @@ from pipeline.formats import (
 )
 from pipeline.htmlpages import read_html, read_warc
 from pipeline.records import RawRecord, Reject
+from pipeline.sanitise import clean_record, clean_reject, display_name
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ class InputFile:
     relative: str
 
     def __post_init__(self) -> None:
+        """The location stays as the OS gave it (undecodable bytes as surrogate escapes, so it
+        can be opened); the lineage name is made storable (``bad\\xff.txt``)."""
         object.__setattr__(self, "location", os.fspath(self.location))
+        object.__setattr__(self, "relative", display_name(self.relative))
 
     @property
     def path(self) -> Path:
@@ -76,8 +80,15 @@ def read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Re
     """Every record of one input file, through any archives, by the reader of each leaf.
 
     Nothing escapes: an unreadable file, a broken archive or a reader bug becomes a reject (with
-    the record count it broke off after), and what was read before it stays loaded.
+    the record count it broke off after), and what was read before it stays loaded. Every
+    record and reject leaves here sanitised (:mod:`pipeline.sanitise`): no later step meets a
+    lone surrogate or a control character.
     """
+    for rec in _read_records(item, settings):
+        yield clean_reject(rec) if isinstance(rec, Reject) else clean_record(rec)
+
+
+def _read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Reject]:
     try:
         fh = item.path.open("rb")
     except OSError as exc:

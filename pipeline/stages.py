@@ -500,21 +500,34 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
             if isinstance(rec, Reject):
                 reject(rec)
                 continue
-            row = build_article(rec, run_id, batch_date, settings.date_floor, signature=False)
+            try:  # no record can stop the batch: a bug on one is that record's reject
+                row = build_article(rec, run_id, batch_date, settings.date_floor,
+                                    signature=False)
+                said = _time_mentions(row, run_id) if not isinstance(row, Reject) else []
+            except Exception as exc:
+                row = internal_error(rec.source_file, rec.locator, rec.member, exc, "parse",
+                                     rec.text)
             if isinstance(row, Reject):
                 reject(row)
             else:
-                accept(row, _time_mentions(row, run_id), rec.source_file, rec.locator,
-                       rec.member, _lineage(rec))
+                accept(row, said, rec.source_file, rec.locator, rec.member, _lineage(rec))
         report(1)
+    table, failed = _articles_table(articles)
+    for row, error in failed:  # a body the signature or the Parquet writer could not take
+        reject(internal_error(row["source_file"], row["locator"], row["member"], error,
+                              "serialise", row.get("body")))
+        counts["loaded"] -= 1
+    if failed:
+        gone = {row["article_id"] for row, _ in failed}
+        mentions = [m for m in mentions if m["article_id"] not in gone]
     out = {
-        "articles": storage.write_table(_part(staging, "articles", index),
-                                        _articles_table(articles), settings.row_group_rows),
+        "articles": storage.write_table(_part(staging, "articles", index), table,
+                                        settings.row_group_rows),
         "rejects": storage.write_table(_part(staging, "rejects", index),
                                        storage.rows_to_table("rejects", rejects),
                                        settings.row_group_rows),
         "time_mentions": storage.write_table(_part(staging, "time_mentions", index),
-                                             storage.rows_to_table("time_mentions", mentions),
+                                             _rows_table("time_mentions", mentions),
                                              settings.row_group_rows),
     }
     storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
@@ -607,7 +620,70 @@ def _reuse_row(old: dict[str, Any], relative: str, old_name: str, batch_date: da
     return row
 
 
-def _articles_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+def internal_error(source_file: str, locator: str, member: str | None, exc: BaseException,
+                   stage: str, raw: str | None = None) -> Reject:
+    """The reject of a record on which a step raised: ``internal_error``, naming the stage, the
+    module it failed in, the exception type and message; the traceback goes to the log."""
+    where = _failing_module(exc)
+    LOGGER.error("internal error in %s (%s) on %s [%s]%s: %s: %s", stage, where, source_file,
+                 locator, f" member {member}" if member else "", type(exc).__name__, exc,
+                 exc_info=exc)
+    return Reject.of(source_file, locator or "file", "internal_error",
+                     f"{stage} ({where}) failed: {type(exc).__name__}: {exc}"[:2000], raw, member)
+
+
+def _failing_module(exc: BaseException) -> str:
+    """The innermost module of this package in the traceback (``dates``, ``timex``, ...)."""
+    import traceback
+
+    here = Path(__file__).parent
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        if path.parent == here:
+            return f"{path.stem}.{frame.name}"
+    return "?"
+
+
+def _rows_table(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """``rows_to_table``, dropping (and logging) rows the schema cannot take: a derived row
+    (a time mention) must not cost its article's shard."""
+    try:
+        return storage.rows_to_table(table, rows)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError):
+        kept = []
+        for row in rows:
+            try:
+                storage.rows_to_table(table, [row])
+            except (pa.ArrowException, ValueError, TypeError, OverflowError,
+                    UnicodeError) as exc:
+                LOGGER.error("%s row of article %s dropped: %s: %s", table,
+                             row.get("article_id"), type(exc).__name__, exc)
+                continue
+            kept.append(row)
+        return storage.rows_to_table(table, kept)
+
+
+def _articles_table(rows: Sequence[dict[str, Any]]
+                    ) -> tuple[pa.Table, list[tuple[dict[str, Any], Exception]]]:
+    """``_signed_table`` of the rows; if it fails, row by row, and the rows that fail alone
+    are returned with their exception (they become ``internal_error`` rejects)."""
+    try:
+        return _signed_table(rows), []
+    except Exception:
+        LOGGER.warning("building a shard's article table failed: retrying row by row")
+    kept: list[dict[str, Any]] = []
+    failed: list[tuple[dict[str, Any], Exception]] = []
+    for row in rows:
+        try:
+            _signed_table([row])
+        except Exception as exc:
+            failed.append((row, exc))
+            continue
+        kept.append(row)
+    return _signed_table(kept), failed
+
+
+def _signed_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     """The shard's article rows with their MinHash signatures (those of rows taken over from
     earlier batches kept, the others computed for all bodies at once), built as one Arrow list
     column: per-row Python lists cost more than the hashing."""
@@ -629,16 +705,22 @@ ENRICHED = "enriched"
 publishing writes it into articles.ner_model."""
 
 
-def _enriched_by(parts: Sequence[Path]) -> dict[str, str]:
-    """article_id -> ner_model from the staged side tables (carry-over shards have none)."""
+def _enriched_by(parts: Sequence[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """article_id -> ner_model from the staged side tables (carry-over shards have none), and
+    article_id -> error for the articles enrichment failed on."""
     out: dict[str, str] = {}
+    errors: dict[str, str] = {}
     for part in parts:
         if part.exists():
             table = pq.read_table(part)
             out.update((str(a), str(m)) for a, m in zip(
                 table.column("article_id").to_pylist(), table.column("ner_model").to_pylist(),
                 strict=True))
-    return out
+            if "error" in table.column_names:
+                errors.update((str(a), str(e)) for a, e in zip(
+                    table.column("article_id").to_pylist(), table.column("error").to_pylist(),
+                    strict=True) if e is not None)
+    return out, errors
 
 
 def _entity_cache(wh: storage.Warehouse) -> EntityCache:
@@ -738,7 +820,14 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
     article is through, so memory does not grow with the batch. ``progress`` hears of articles
     as ``enrich`` units. Carry-over shards already have their parts and are skipped.
     """
-    from pipeline.enrich import entity_rows, known_names, label_of, load_pipeline, ner_stream
+    from pipeline.enrich import (
+        NerFailure,
+        entity_rows,
+        known_names,
+        label_of,
+        load_pipeline,
+        ner_stream,
+    )
 
     if not articles_parts:
         return []
@@ -768,6 +857,7 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
     progress.advance("enrich", done=sum(n for lang, n in languages.items()
                                         if location_of(lang) is None))
     models: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
+    failures: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
     reused = 0
     for k, location in enumerate(used):
         label = label_of(location)
@@ -814,14 +904,22 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             if known is None:
                 known = known_names(load_pipeline(location))
             flush(upto=index)
-            buffered[index].found.extend(entity_rows(article_id, mentions, label, known))
+            try:  # one article's failure is its reject (at publish), not the batch's
+                if isinstance(mentions, NerFailure):
+                    raise RuntimeError(f"{mentions.error}: {mentions.message}")
+                buffered[index].found.extend(entity_rows(article_id, mentions, label, known))
+            except Exception as exc:
+                LOGGER.error("enrich: article %s of shard %d of run %s failed: %s", article_id,
+                             index, run_id, exc, exc_info=exc)
+                failures[index][article_id] = f"enrich ({label}) failed: {exc}"[:2000]
             progress.advance("enrich", done=1)
         flush(upto=None)
     for index, part in todo:
         _merge_entity_parts(staging, index, len(used), settings.row_group_rows)
         storage.write_table(_part(staging, ENRICHED, index), pa.table({
             "article_id": pa.array(list(models[index]), pa.string()),
-            "ner_model": pa.array(list(models[index].values()), pa.string())}),
+            "ner_model": pa.array(list(models[index].values()), pa.string()),
+            "error": pa.array([failures[index].get(a) for a in models[index]], pa.string())}),
             settings.row_group_rows)
         LOGGER.info("shard %d of run %s: %d entities in %d articles", index, run_id,
                     pq.ParquetFile(_part(staging, "entities", index)).metadata.num_rows,
@@ -881,13 +979,22 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
 
         clusters = _near_duplicates(wh, batch_date, [_part(staging, "articles", i)
                                                      for i in range(n)])
-        enriched_by = _enriched_by([_part(staging, ENRICHED, i) for i in range(n)])
+        enriched_by, enrich_errors = _enriched_by([_part(staging, ENRICHED, i)
+                                                   for i in range(n)])
 
         def dedupe(index: int, rb: pa.RecordBatch) -> pa.RecordBatch:
             cols: dict[str, list[Any]] = {c: rb.column(c).to_pylist() for c in (
                 "article_id", "content_hash", "url", "source_file", "member", "locator", "body")}
             mask = []
             for i, article_id in enumerate(cols["article_id"]):
+                if article_id in enrich_errors:  # enrichment failed on it: an internal error
+                    mask.append(False)
+                    dropped.setdefault(index, set()).add(article_id)
+                    extra_rejects.append(Reject.of(
+                        cols["source_file"][i], cols["locator"][i] or "file", "internal_error",
+                        enrich_errors[article_id], cols["body"][i], cols["member"][i]
+                        ).row(run_id))
+                    continue
                 where = " ".join(str(cols[c][i]) for c in ("source_file", "member", "locator")
                                  if cols[c][i] and cols[c][i] != "file")
                 earlier = batch_dedupe.check(article_id, cols["content_hash"][i],

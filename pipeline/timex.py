@@ -147,4 +147,28 @@ def find(body: str, published: date | None, precision: str | None) -> Iterator[T
                               f"unresolved: needs a publication {NEEDS[unit][0]}, the article "
                               f"has {precision or 'no date'}")
             continue
-        yield TimeMention(text, m.start(), m.end(), _format(resolve(published), unit), unit)
+        if g["n_de"] or g["n_en"]:
+            span = _years_spanned(n, unit)
+            if span > MAX_YEARS:
+                yield TimeMention(text, m.start(), m.end(), None, unit,
+                                  f"unresolved: {span:.0f} years back, beyond the plausible "
+                                  f"range of {MAX_YEARS} years")
+                continue
+        try:
+            value = resolve(published)
+        except (ValueError, OverflowError):  # before year 1 or after 9999
+            yield TimeMention(text, m.start(), m.end(), None, unit,
+                              "unresolved: resolves outside the calendar's years 1-9999")
+            continue
+        yield TimeMention(text, m.start(), m.end(), _format(value, unit), unit)
+
+
+MAX_YEARS = 1000
+"""Relative times further back than this (``vor 8000 Jahren``, ``99999999 days ago``) are kept
+unresolved: no date of the Gregorian calendar types (years 1-9999) is meant by them, and the
+number alone (``vor 99999999999 Tagen``) must not be turned into a ``timedelta``."""
+_UNIT_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12, "year": 1.0}
+
+
+def _years_spanned(n: int, unit: str) -> float:
+    return n * _UNIT_YEARS[unit]

@@ -40,16 +40,17 @@ def test_bad_batch_is_blocked_and_the_previous_state_stays(tmp_path: Path) -> No
     code, out = run("--input", str(broken), "--date", DAY, "--warehouse", str(wh))
     assert code != 0
     assert "blocked by the quality gate: empty_body_share 0.8571" in out
-    assert "--allow empty_body_share" in out
+    assert "rejected_share 0.8571" in out  # 6 of 7 records rejected
+    assert "--allow empty_body_share,rejected_share" in out
     con = duckdb.connect(str(wh / "news.duckdb"), read_only=True)
     assert con.execute("SELECT article_id FROM articles ORDER BY 1").fetchall() == good
     con.close()
     (report,) = (wh / "_staging").glob("*/quality_checks.json")
     failed = [c for c in json.loads(report.read_text()) if c["status"] == "fail"]
-    assert [c["check"] for c in failed] == ["empty_body_share"]
+    assert [c["check"] for c in failed] == ["empty_body_share", "rejected_share"]
 
     code, out = run("--input", str(broken), "--date", DAY, "--warehouse", str(wh),
-                    "--allow", "empty_body_share")
+                    "--allow", "empty_body_share,rejected_share")
     assert code == 0, out
     con = duckdb.connect(str(wh / "news.duckdb"), read_only=True)
     assert con.execute('SELECT status FROM quality_checks WHERE "check" = \'empty_body_share\''
