@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from pipeline.containers import Leaf
-from pipeline.formats import ReadContext, read_document, structured_record
+from pipeline.formats import ReadContext, isolated, read_document, structured_record
 from pipeline.records import Fields, RawRecord, Reject
 
 LOGGER = logging.getLogger(__name__)
@@ -89,27 +90,34 @@ def read_feed(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
     site = (parsed.get("feed") or {}).get("title")
     for index, entry in enumerate(entries, 1):
         locator = f"item {index}"
-        content = entry.get("content") or []
-        body_html = content[0].get("value") if content else None
-        summary = html_to_text(entry.get("summary"))
-        body = html_to_text(body_html) or summary
-        if not body:
-            yield ctx.reject(leaf, locator, "no_body", f"{locator}: feed item without text",
-                             str(entry.get("title") or entry.get("link") or ""))
-            continue
-        authors = tuple(a.get("name") for a in entry.get("authors") or [] if a.get("name"))
-        tags = entry.get("tags") or []
-        fields = Fields(
-            body=body, title=entry.get("title") or None,
-            teaser=summary if body_html and summary != body else None,
-            published=dict.get(entry, "published") or dict.get(entry, "updated") or None,
-            modified=dict.get(entry, "updated") if dict.get(entry, "published") else None,
-            url=entry.get("link") or None, authors=authors,
-            language=(entry.get("language") or (parsed.get("feed") or {}).get("language")
-                      or None),
-            site_name=site or None, section=tags[0].get("term") if tags else None,
-            source_id=entry.get("id") or None, layout=fmt)
-        yield structured_record(ctx, leaf, fmt, locator, fields, encoding, warnings)
+        yield isolated(ctx, leaf, locator, f"{fmt} item", partial(
+            _entry_record, ctx, leaf, fmt, locator, entry, parsed, site, encoding, warnings))
+
+
+def _entry_record(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, entry: Any,
+                  parsed: Any, site: Any, encoding: str,
+                  warnings: tuple[str, ...]) -> RawRecord | Reject:
+    """One RSS/Atom entry as a record, or its reject."""
+    content = entry.get("content") or []
+    body_html = content[0].get("value") if content else None
+    summary = html_to_text(entry.get("summary"))
+    body = html_to_text(body_html) or summary
+    if not body:
+        return ctx.reject(leaf, locator, "no_body", f"{locator}: feed item without text",
+                          str(entry.get("title") or entry.get("link") or ""))
+    authors = tuple(a.get("name") for a in entry.get("authors") or [] if a.get("name"))
+    tags = entry.get("tags") or []
+    fields = Fields(
+        body=body, title=entry.get("title") or None,
+        teaser=summary if body_html and summary != body else None,
+        published=dict.get(entry, "published") or dict.get(entry, "updated") or None,
+        modified=dict.get(entry, "updated") if dict.get(entry, "published") else None,
+        url=entry.get("link") or None, authors=authors,
+        language=(entry.get("language") or (parsed.get("feed") or {}).get("language")
+                  or None),
+        site_name=site or None, section=tags[0].get("term") if tags else None,
+        source_id=entry.get("id") or None, layout=fmt)
+    return structured_record(ctx, leaf, fmt, locator, fields, encoding, warnings)
 
 
 def jsonfeed_records(doc: Mapping[str, Any], leaf: Leaf, ctx: ReadContext, encoding: str,
@@ -123,30 +131,36 @@ def jsonfeed_records(doc: Mapping[str, Any], leaf: Leaf, ctx: ReadContext, encod
     feed_authors = doc.get("authors") or ([doc["author"]] if doc.get("author") else [])
     for index, item in enumerate(items, 1):
         locator = f"item {index}"
-        if not isinstance(item, dict):
-            yield ctx.reject(leaf, locator, "not_an_object", f"{locator}: not a JSON object")
-            continue
-        summary = html_to_text(item.get("summary"))
-        body = (item.get("content_text") or "").strip() or html_to_text(item.get("content_html"))
-        teaser = summary
-        if not body:
-            body, teaser = summary, None
-        if not body:
-            yield ctx.reject(leaf, locator, "no_body", f"{locator}: feed item without text",
-                             str(item.get("title") or item.get("url") or ""))
-            continue
-        people = item.get("authors") or ([item["author"]] if item.get("author") else
-                                         feed_authors)
-        authors = tuple(str(p.get("name")) for p in people
-                        if isinstance(p, dict) and p.get("name"))
-        tags = item.get("tags") or []
-        fields = Fields(
-            body=body, title=item.get("title") or None, teaser=teaser,
-            published=item.get("date_published") or None,
-            modified=item.get("date_modified") or None,
-            url=item.get("url") or item.get("external_url") or None, authors=authors,
-            language=item.get("language") or doc.get("language") or None,
-            site_name=site or None, section=str(tags[0]) if tags else None,
-            source_id=str(item["id"]) if item.get("id") is not None else None,
-            layout="jsonfeed")
-        yield structured_record(ctx, leaf, "jsonfeed", locator, fields, encoding, warnings)
+        yield isolated(ctx, leaf, locator, "jsonfeed item", partial(
+            _item_record, ctx, leaf, locator, item, doc, site, feed_authors, encoding, warnings))
+
+
+def _item_record(ctx: ReadContext, leaf: Leaf, locator: str, item: Any,
+                 doc: Mapping[str, Any], site: Any, feed_authors: Any, encoding: str,
+                 warnings: tuple[str, ...]) -> RawRecord | Reject:
+    """One JSON Feed item as a record, or its reject."""
+    if not isinstance(item, dict):
+        return ctx.reject(leaf, locator, "not_an_object", f"{locator}: not a JSON object")
+    summary = html_to_text(item.get("summary"))
+    body = (item.get("content_text") or "").strip() or html_to_text(item.get("content_html"))
+    teaser = summary
+    if not body:
+        body, teaser = summary, None
+    if not body:
+        return ctx.reject(leaf, locator, "no_body", f"{locator}: feed item without text",
+                          str(item.get("title") or item.get("url") or ""))
+    people = item.get("authors") or ([item["author"]] if item.get("author") else
+                                     feed_authors)
+    authors = tuple(str(p.get("name")) for p in people
+                    if isinstance(p, dict) and p.get("name"))
+    tags = item.get("tags") or []
+    fields = Fields(
+        body=body, title=item.get("title") or None, teaser=teaser,
+        published=item.get("date_published") or None,
+        modified=item.get("date_modified") or None,
+        url=item.get("url") or item.get("external_url") or None, authors=authors,
+        language=item.get("language") or doc.get("language") or None,
+        site_name=site or None, section=str(tags[0]) if tags else None,
+        source_id=str(item["id"]) if item.get("id") is not None else None,
+        layout="jsonfeed")
+    return structured_record(ctx, leaf, "jsonfeed", locator, fields, encoding, warnings)

@@ -359,9 +359,30 @@ def read_text(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
     yield RawRecord(ctx.source_file, "file", text, encoding, warnings, leaf.member, "text")
 
 
+def isolated(ctx: ReadContext, leaf: Leaf, locator: str, stage: str,
+             build: Callable[[], RawRecord | Reject], raw: str | bytes | None = None
+             ) -> RawRecord | Reject:
+    """``build()`` of one record of a multi-record file; if it raises, that record is an
+    ``internal_error`` reject (traceback logged) and the reader goes on with the next."""
+    try:
+        return build()
+    except Exception as exc:
+        LOGGER.error("internal error reading %s%s [%s]: %s: %s", ctx.source_file,
+                     f" member {leaf.member}" if leaf.member else "", locator,
+                     type(exc).__name__, exc, exc_info=exc)
+        return ctx.reject(leaf, locator, "internal_error",
+                          f"read ({stage}) failed: {type(exc).__name__}: {exc}"[:2000], raw)
+
+
 def _record_from_object(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, obj: Any,
                         encoding: str, warnings: tuple[str, ...], raw: str
                         ) -> RawRecord | Reject:
+    return isolated(ctx, leaf, locator, f"{fmt} record", lambda: _object_record(
+        ctx, leaf, fmt, locator, obj, encoding, warnings, raw), raw)
+
+
+def _object_record(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, obj: Any,
+                   encoding: str, warnings: tuple[str, ...], raw: str) -> RawRecord | Reject:
     if not isinstance(obj, dict):
         return ctx.reject(leaf, locator, "not_an_object",
                           f"{locator}: expected a JSON object, got {type(obj).__name__}", raw)

@@ -260,3 +260,36 @@ def test_a_long_text_is_signed_block_by_block_with_the_same_signature() -> None:
     texts = ["kurz", SEED, long_text, SEED[:200]]
     assert np.array_equal(neardup.signatures(texts),
                           np.stack([neardup.signature(t) for t in texts]))
+
+
+def test_a_bug_on_one_line_of_a_file_rejects_that_line_and_reads_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read step: JSON Lines, CSV and feed items are records of one file; a bug on one
+    must not cost the records after it."""
+    from pipeline import feeds, formats
+
+    real_map, real_html = formats.map_fields, feeds.html_to_text
+    monkeypatch.setattr(formats, "map_fields", lambda obj, opts: _boom() if obj.get("title") ==
+                        "ZWEIX" else real_map(obj, opts))
+    monkeypatch.setattr(feeds, "html_to_text", lambda f: _boom() if f and "ZWEIX" in f
+                        else real_html(f))
+    body = SEED.split("\n\n", 1)[1].replace("\n", " ")
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "a.jsonl").write_text("\n".join(json.dumps(
+        {"title": t, "text": f"{t}: {body}", "url": f"https://example.de/{t}"})
+        for t in ("eins", "ZWEIX", "drei")) + "\n", encoding="utf-8")
+    items = "".join(f"<item><title>{t}</title><link>https://example.de/r{t}</link>"
+                    f"<description>{t} {body}</description></item>" for t in ("eins", "ZWEIX"))
+    (root / "b.rss").write_text(f'<?xml version="1.0"?><rss version="2.0"><channel>'
+                                f"<title>F</title>{items}</channel></rss>", encoding="utf-8")
+    con, counts = _run(root, tmp_path / "wh", quality_override="internal_error_share")
+    assert counts == {"read": 5, "loaded": 3, "rejected": 2}
+    assert sorted(con.execute("SELECT source_file, locator, reason_code, reason FROM rejects"
+                              ).fetchall()) == [
+        ("a.jsonl", "line 2", "internal_error",
+         "read (jsonl record) failed: RuntimeError: simulated bug"),
+        ("b.rss", "item 2", "internal_error",
+         "read (rss item) failed: RuntimeError: simulated bug"),
+    ]
+    con.close()
