@@ -10,14 +10,17 @@ one ``file`` reject.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.containers import archive_error, walk
 from pipeline.feeds import read_feed
@@ -52,6 +55,9 @@ class InputFile:
 
     location: str | os.PathLike[str]
     relative: str
+    refused: tuple[str, str] | None = None
+    """``(reason_code, reason)`` when the entry must not be read (a link out of the landing
+    folder, a named pipe, ...): it is listed so that it becomes a reject, not a silent skip."""
 
     def __post_init__(self) -> None:
         """The location stays as the OS gave it (undecodable bytes as surrogate escapes, so it
@@ -89,8 +95,11 @@ def read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Re
 
 
 def _read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Reject]:
+    if item.refused is not None:
+        yield Reject.of(item.relative, "file", *item.refused)
+        return
     try:
-        fh = item.path.open("rb")
+        fh = _open_regular(item.location)
     except OSError as exc:
         yield Reject.of(item.relative, "file", "unreadable", f"cannot read file: {exc}")
         return
@@ -141,36 +150,107 @@ def _read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | R
                 yield failure(exc, None, "archive")
 
 
-def list_input_files(root: Path, ignore: Sequence[str] = DEFAULT_IGNORE) -> list[InputFile]:
+def _open_regular(location: str | os.PathLike[str]) -> BinaryIO:
+    """Open a file for reading without blocking on a named pipe that replaced it after
+    listing (``O_NONBLOCK``, then a check that it is a regular file)."""
+    fd = os.open(location, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fsdecode(location))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def list_input_files(root: Path, ignore: Sequence[str] = DEFAULT_IGNORE,
+                     within: Path | None = None) -> list[InputFile]:
     """Files under ``root`` (or ``root`` itself), sorted, names relative to ``root``.
 
     Names matching ``ignore`` (READMEs, hidden files, ``_SUCCESS`` markers) are skipped with a
     log line, so a dataset's own documentation is not loaded as an article. (``os.walk`` and
     one compiled pattern: a day of 10,000 files is listed in a tenth of a second.)
+
+    Only regular files are read, and a symlink only when its target is a file inside ``root``:
+    a link to ``/etc/passwd`` must not be published as an article, and opening a named pipe
+    blocks. Everything else (links out of ``root``, dangling links, link loops, links to folders,
+    which are not followed, pipes, sockets, devices) is listed with ``refused`` set, so it becomes
+    a reject of its own rather than vanishing; each is also logged here.
     """
     if root.is_file():
         return [InputFile(root, root.name)]
     if not root.is_dir():
+        if os.path.lexists(root):  # a pipe, a dangling link, ...: say so, do not open it
+            return [InputFile(root, root.name, _refusal(os.fspath(root), None))]
         raise FileNotFoundError(f"input not found: {root}")
     skip = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in ignore)
                       if ignore else r"(?!)")
+    real_root = os.path.realpath(within or root)  # symlinks may point anywhere inside it
     found: list[tuple[list[str], InputFile]] = []
-    for folder, dirs, files in os.walk(root):
+
+    def unlistable(exc: OSError) -> None:  # os.walk would skip such a folder without a word
+        rel = os.path.relpath(exc.filename, root).split(os.sep)
+        if rel != ["."] and skip.match(os.path.normcase(rel[-1])):
+            return
+        reason = f"cannot list the folder: {exc.strerror}"
+        LOGGER.warning("not reading %s (unreadable): %s", "/".join(rel), reason)
+        found.append((rel, InputFile(exc.filename, "/".join(rel), ("unreadable", reason))))
+
+    for folder, dirs, files in os.walk(root, onerror=unlistable):  # folder links: not walked
         dirs.sort()
         rel_dir = os.path.relpath(folder, root)
         parts = [] if rel_dir == "." else rel_dir.split(os.sep)
         hidden = any(skip.match(os.path.normcase(part)) for part in parts)
-        for name in files:
+        linked = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        for name in [*files, *linked]:
             rel = [*parts, name]
             path = os.path.join(folder, name)
             if hidden or skip.match(os.path.normcase(name)):
-                if os.path.isfile(path):
-                    LOGGER.info("ignoring %s (matches an ignore pattern)", "/".join(rel))
+                LOGGER.info("ignoring %s (matches an ignore pattern)", "/".join(rel))
                 continue
-            if os.path.isfile(path):
-                found.append((rel, InputFile(path, "/".join(rel))))
+            refused = _refusal(path, real_root)
+            if refused is not None:
+                LOGGER.warning("not reading %s (%s): %s", "/".join(rel), *refused)
+            found.append((rel, InputFile(path, "/".join(rel), refused)))
     found.sort(key=lambda item: item[0])
     return [f for _, f in found]
+
+
+def _refusal(path: str, real_root: str | None) -> tuple[str, str] | None:
+    """Why the entry at ``path`` must not be read (``None``: a regular file to read).
+
+    Decided from ``lstat``/``stat``/``realpath`` alone, never by opening: opening a FIFO blocks
+    until someone writes to it. ``real_root``: a symlink's target must resolve inside it
+    (``None``: no such check, for an input named explicitly).
+    """
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(path)
+            try:
+                info = os.stat(path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    return "symlink_loop", f"symlink loop: {target} leads back to itself"
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                    return "dangling_link", f"symlink to a missing file: {target}"
+                raise
+            if stat.S_ISDIR(info.st_mode):
+                return "linked_folder", "symlink to a folder: not followed"
+            real = os.path.realpath(path)
+            if real_root is not None and os.path.commonpath([real, real_root]) != real_root:
+                return ("outside_landing",
+                        f"symlink to a file outside the landing folder: {real}")
+    except OSError as exc:
+        return "unreadable", f"cannot inspect the file: {exc}"
+    if stat.S_ISREG(info.st_mode):
+        return None
+    kind = ("named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode)
+            else "socket" if stat.S_ISSOCK(info.st_mode)
+            else "device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "special file")
+    return "not_a_file", f"{kind}, not a regular file"
 
 
 def landing_dirs(landing: Path, start: date, end: date) -> list[Path]:
@@ -190,6 +270,6 @@ def landing_files(landing: Path, start: date, end: date,
         if not day_dir.is_dir():
             LOGGER.info("no landing folder %s", day_dir)
             continue
-        files.extend(InputFile(f.location, f"{day_dir.name}/{f.relative}")
-                     for f in list_input_files(day_dir, ignore))
+        files.extend(InputFile(f.location, f"{day_dir.name}/{f.relative}", f.refused)
+                     for f in list_input_files(day_dir, ignore, within=landing))
     return files

@@ -74,7 +74,7 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     staging = wh.staging(run_id)
     hashes: dict[str, str] = {}
     for f in inputs:
-        hashes[f.relative] = _file_sha256(f.path)
+        hashes[f.relative] = _digest(f)
         progress.advance("plan", done=1)
     previous = _previous_manifest(wh, batch_date)
     carry_from = wh.current_version(batch_date)
@@ -98,7 +98,7 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{index:05d}.json",
             {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": index,
-             "files": [[f.location, f.relative] for f in chunk],
+             "files": [[f.location, f.relative, *(f.refused or ())] for f in chunk],
              "known": {f.relative: known[f.relative] for f in chunk if f.relative in known}}))
     if unchanged and carry_from is not None:  # one more shard: rows carried over, not re-read
         shard_paths.append(storage.write_json(
@@ -107,7 +107,8 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
              "files": [], "carry_from": str(carry_from), "carry_files": sorted(unchanged)}))
     status = {rel: ("unchanged" if rel in unchanged else "changed" if rel in previous
                     else "new") for rel in hashes}
-    manifest_rows = [{"run_id": run_id, "source_file": f.relative, "size": _size(f.path),
+    manifest_rows = [{"run_id": run_id, "source_file": f.relative,
+                      "size": None if f.refused else _size(f.path),
                       "sha256": hashes[f.relative], "status": status[f.relative]}
                      for f in sorted(inputs, key=lambda f: f.relative)]
     manifest_rows += [{"run_id": run_id, "source_file": rel, "size": None, "sha256": None,
@@ -142,7 +143,7 @@ def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
     batch that read a file with the same bytes (the latest such batch).
 
     Reads the ``manifest`` of every other published batch: one small file per batch."""
-    wanted = set(hashes.values())
+    wanted = {h for h in hashes.values() if not _pseudo_digest(h)}
     seen: dict[str, list[str]] = {}
     for other in wh.published_batches() if wanted else []:
         version = wh.current_version(other)
@@ -182,6 +183,17 @@ def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
     return removed
 
 
+def _digest(f: InputFile) -> str:
+    """The file's SHA-256, or a pseudo digest for an entry that is not read (a refused link or
+    pipe: never opened, so a FIFO cannot block planning)."""
+    return f"refused:{f.refused[0]}" if f.refused else _file_sha256(f.path)
+
+
+def _pseudo_digest(digest: str) -> bool:
+    """Not the hash of some bytes: two such files are not the same content."""
+    return digest == "unreadable" or digest.startswith("refused:")
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     try:
@@ -213,7 +225,7 @@ def input_fingerprint(inputs: Sequence[InputFile]) -> str:
     Kept with each run, so a backfill can skip a batch already published from the same files
     by the same code version.
     """
-    return _fingerprint({f.relative: _file_sha256(f.path) for f in inputs})
+    return _fingerprint({f.relative: _digest(f) for f in inputs})
 
 
 def _previous_manifest(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
@@ -485,7 +497,7 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
             counts["loaded"] += 1
 
     reusable = _reusable_rows(manifest.get("known", {}), batch_date, run_id, settings)
-    for path, relative in manifest["files"]:
+    for path, relative, *refused in manifest["files"]:
         counts["files"] += 1
         if (reused := reusable.get(relative)) is not None:
             counts["read"] += 1
@@ -493,7 +505,8 @@ def parse_shard(shard: Path, batch_date: date, settings: Settings,
             accept(reused[0], reused[1], relative, reused[0]["locator"], None, relative)
             report(1)
             continue
-        for rec in read_records(InputFile(path, relative), settings):
+        item = InputFile(path, relative, (refused[0], refused[1]) if refused else None)
+        for rec in read_records(item, settings):
             counts["read"] += 1
             if counts["read"] % 1000 == 0:  # one check per record; renderers throttle output
                 report(0)
