@@ -5,7 +5,8 @@ Clean articles are recombined from the sentences of the 291 DER STANDARD article
 writes hostile variants of such articles beside them: relative times and dates pushed to
 extremes, impossible UTC offsets, unicode edge cases (lone surrogates, NUL, terminal escapes,
 C1, bidi overrides, BOMs, a 10,000-character word), broken UTF-8, non-UTF-8 file names,
-compressed files and archives cut at a random byte, empty files. ``tests/test_fuzz_corpus.py``
+compressed files and archives cut at a random byte, WARC records with a bogus
+Content-Length, empty files. ``tests/test_fuzz_corpus.py``
 runs small mixes under Hypothesis; ``main`` is the soak run:
 
     python -m bench.adversarial [--n 1000] [--adversarial 200] [--seed 0] [--ner]
@@ -179,6 +180,40 @@ def _truncated(pool: Pool, rng: random.Random) -> list[tuple[str, bytes]]:
     return [(name, data[:cut])]
 
 
+def _warc_record(rng: random.Random, text: str, length: str | None) -> bytes:
+    """A WARC response with an HTML page of ``text``; ``length`` overrides Content-Length."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n")[1:])
+    page = (f"<!DOCTYPE html><html lang=de><head><meta charset=utf-8><title>Bericht</title>"
+            f"</head><body><article><h1>Bericht</h1>{paragraphs}</article></body></html>"
+            ).encode()
+    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(page)) + page
+    head = ["WARC/1.0", "WARC-Type: response", f"WARC-Record-ID: <urn:uuid:{rng.getrandbits(64)}>",
+            "WARC-Date: 2023-02-28T10:00:00Z",
+            f"WARC-Target-URI: https://example.at/{rng.getrandbits(40)}.html",
+            "Content-Type: application/http; msgtype=response"]
+    if length != "":
+        head.append(f"Content-Length: {len(http) if length is None else length}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + http + b"\r\n\r\n"
+
+
+def _warc(pool: Pool, rng: random.Random) -> list[tuple[str, bytes]]:
+    """Three to five pages, one with a bogus Content-Length (too large or small, not a number,
+    missing), or a file cut at a random byte."""
+    n = rng.randint(3, 5)
+    bogus = rng.randrange(n)
+    records = []
+    for i in range(n):
+        length = None
+        if i == bogus:
+            length = rng.choice(["999999999", "12ab", "-5", "", str(rng.randint(0, 5000))])
+        records.append(_warc_record(rng, article(pool, rng), length))
+    data = b"".join(records)
+    if rng.random() < 0.3:
+        data = data[:rng.randrange(1, len(data))]
+    return [("crawl.warc", data)]
+
+
 def _empty(pool: Pool, rng: random.Random) -> list[tuple[str, bytes]]:
     return [("empty.txt", rng.choice([b"", b"   \n\n", b" date 2023-02 \n", b"\x00" * 64,
                                       "\ufeff".encode()]))]
@@ -188,6 +223,7 @@ Mutation = Callable[[Pool, random.Random], list[tuple[str, bytes]]]
 MUTATIONS: dict[str, Mutation] = {
     "timex": _timex, "dateline": _dateline, "header_date": _header_date, "json": _json,
     "bad_bytes": _bad_bytes, "bad_name": _bad_name, "truncated": _truncated, "empty": _empty,
+    "warc": _warc,
 }
 
 
