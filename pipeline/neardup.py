@@ -3,11 +3,13 @@
 Each body becomes a set of word 3-shingles; its MinHash signature (128 permutations) estimates
 Jaccard similarity; 32 bands of 4 rows make pairs above ~0.45 collide in some band with high
 probability. Candidate pairs are verified on the signatures (estimated Jaccard >=
-``THRESHOLD``) and joined into clusters (union-find). Signatures are stored with the articles
-(the internal ``articles.minhash`` column) and band keys derived from them at publish, so a
-batch is compared with every batch published before it: clusters span batches. A cluster's id
-is the ``article_id`` of its first member (earliest batch, then earliest published); rows
-already published keep their id.
+``THRESHOLD``) and joined into clusters (union-find); a bucket's members are compared with a
+few representatives rather than with each other (``cluster_arrays``), so thousands of template
+articles in one bucket cost linear time and memory, not quadratic. Signatures are stored with
+the articles (the internal ``articles.minhash`` column) and band keys derived from them at
+publish, so a batch is compared with every batch published before it: clusters span batches. A
+cluster's id is the ``article_id`` of its first member (earliest batch, then earliest
+published); rows already published keep their id.
 """
 
 from __future__ import annotations
@@ -202,6 +204,19 @@ def _stack(sigs: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(sigs).astype(np.uint32) if sigs else np.empty((0, NUM_PERM), np.uint32)
 
 
+MAX_HEADS = 32
+"""Representatives a bucket's members are compared with, per band. Comparing every pair of a
+bucket grew with its square: template articles share most buckets, and 4,000 of them took
+3.5 GB (bench/neardup_memory.py: 8,000 took 1.4 GB, 20,000 failed at 6 GB)."""
+EARLIER_PER_CLUSTER = 4
+"""Earlier articles a bucket keeps per earlier cluster (the first published)."""
+MAX_EARLIER = 64
+"""Earlier articles a bucket keeps in all (the first published): a template that filled an
+earlier batch's bucket with thousands of articles is not compared with all of them again."""
+_PAIR_BLOCK = 16_384
+"""Candidate pairs verified at a time: two gathers of 512 bytes a pair, 16 MB."""
+
+
 def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Sequence[str],
                    earlier_clusters: Sequence[str], earlier_sigs: np.ndarray,
                    threshold: float = THRESHOLD) -> dict[str, str]:
@@ -209,59 +224,182 @@ def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Se
 
     ``new_*`` are in batch order: the first member of a new cluster names it; a new article
     that matches an earlier one takes the earlier cluster's id (the earliest matching member's,
-    when it bridges several). Candidate pairs come from equal LSH bands, found with sorted
-    arrays per band (no Python loop over earlier articles), and are kept when the estimated
-    Jaccard similarity reaches ``threshold``. Earlier clusters are not re-joined with each other.
+    when it bridges several). Candidates share an LSH band (equal keys, found with sorted arrays
+    per band); a pair joins when its estimated Jaccard similarity reaches ``threshold``; joins
+    are a union-find whose earliest member names the cluster (earlier articles first, then
+    batch order). Earlier articles are never compared with each other, so earlier clusters are
+    only joined through a new article, as before.
+
+    Memory and time are bounded by the batch, whatever its similarity structure: a bucket (one
+    band's equal keys) does not compare all its pairs. Its new members, in batch order, are
+    compared with representatives: the first new member is compared with every other member
+    of the bucket, the first one not similar to it is the next representative, and so on, up
+    to ``MAX_HEADS``; a bucket keeps at most ``EARLIER_PER_CLUSTER`` earlier articles per
+    earlier cluster and ``MAX_EARLIER`` in all (the first published). Per band at most
+    ``(MAX_HEADS + MAX_EARLIER) * len(new_ids)`` pairs are verified, ``_PAIR_BLOCK`` at a time;
+    besides, each band's keys of the earlier articles are looked up once (linear in them).
+
+    What that guarantees, against comparing all pairs of every bucket:
+
+    * Never more joined: every join is a verified candidate pair, so each cluster found lies
+      within one all-pairs cluster.
+    * The same clusters (and ids) whenever, in every bucket, similarity is transitive among the
+      pairs it is asked about (x~y and y~h imply x~h for new y, h: near-duplicate families
+      apart from each other), no bucket holds more than ``MAX_HEADS`` such families of new
+      articles, and none is over its limits of earlier articles. A bucket then links every
+      similar pair: a family's first new member is a representative and is compared with all
+      of its family; other families are not similar to it.
+    * Otherwise a similar pair can be missed in one band: two members that both failed their
+      bucket's representatives, or a chain x~y~h with x !~ h where neither x nor y is a
+      representative. The pair is still joined if it is connected in another band (similar
+      pairs share several bands) or through other members; representatives are also compared
+      with members already matched elsewhere when they are not yet in one cluster, which
+      closes most chains.
     """
     m, n = len(earlier_ids), len(new_ids)
     if n == 0:
         return {}
-    new_keys, old_keys = band_keys(new_sigs), band_keys(earlier_sigs)
-    later: list[np.ndarray] = []  # candidate pairs (later, earlier), indexes into all
-    earlier: list[np.ndarray] = []
+    roots = _roots(new_sigs, earlier_clusters, earlier_sigs, threshold).tolist()
+    return {new_ids[i]: earlier_clusters[r] if r < m else new_ids[r - m]
+            for i, r in enumerate(roots)}
+
+
+def _roots(new_sigs: np.ndarray, earlier_clusters: Sequence[str], earlier_sigs: np.ndarray,
+           threshold: float) -> np.ndarray:
+    """Each new article's cluster root: its cluster's first member, numbering the earlier
+    articles ``0..m-1`` and the new ones ``m..m+n-1``."""
+    m, n = len(earlier_sigs), len(new_sigs)
+    numbers: dict[str, int] = {}  # a number per earlier cluster
+    codes = np.fromiter((numbers.setdefault(c, len(numbers)) for c in earlier_clusters),
+                        dtype=np.int64, count=m)
+    parent = np.arange(m + n, dtype=np.int64)  # union-find over earlier, then new articles
     for band in range(BANDS):
-        keys = new_keys[:, band]
-        if m:
-            order = np.argsort(old_keys[:, band], kind="stable")
-            ranked = old_keys[order, band]
-            lo = np.searchsorted(ranked, keys, "left")
-            counts = np.searchsorted(ranked, keys, "right") - lo
-            hit = np.flatnonzero(counts)
-            if hit.size:  # every new article with each earlier one of an equal key
-                c = counts[hit]
-                within = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
-                later.append(np.repeat(hit + m, c))
-                earlier.append(order[np.repeat(lo[hit], c) + within])
-        order = np.argsort(keys, kind="stable")  # pairs within the new articles
-        ranked = keys[order]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        ends = np.r_[starts[1:], n]
-        shared = ends - starts > 1  # only keys held by several new articles make pairs
-        for start, end in zip(starts[shared], ends[shared], strict=True):
-            group = np.sort(order[start:end])
-            before, after = np.triu_indices(len(group), 1)
-            later.append(m + group[after])
-            earlier.append(m + group[before])
-    size = m + n
-    codes = np.unique(np.concatenate(later) * size + np.concatenate(earlier)) if later else \
-        np.empty(0, dtype=np.int64)  # sorted: by later member, then earlier
-    first, second = codes // size, codes % size
-    sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs
-    similar = np.empty(len(codes), dtype=bool)
-    for at in range(0, len(codes), 65_536):  # estimated Jaccard, a block of pairs at a time
-        i, j = first[at:at + 65_536], second[at:at + 65_536]
-        similar[at:at + 65_536] = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
-    parent = list(range(m + n))
+        group, node = _buckets(_band_key(new_sigs, band), _band_key(earlier_sigs, band),
+                               codes, m)
+        _link(parent, group, node, m, new_sigs, earlier_sigs, threshold)
+    return _find(parent, np.arange(m, m + n, dtype=np.int64))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for i, j in zip(first[similar].tolist(), second[similar].tolist(), strict=True):
-        if find(i) != find(j):
-            a, b = sorted((find(i), find(j)))
-            parent[b] = a  # the earlier member's root wins
-    ids = [*earlier_clusters, *new_ids]
-    return {new_ids[i]: ids[find(m + i)] for i in range(n)}
+def _band_key(sigs: np.ndarray, band: int) -> np.ndarray:
+    """``band_keys(sigs)[:, band]``, without the keys (and uint64 copy) of the other bands."""
+    rows = sigs[:, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
+    key = np.zeros(len(sigs), dtype=np.uint64)
+    for c in range(ROWS):
+        key = key * _BAND_MUL + rows[:, c]
+    return key
+
+
+def _rank_in_runs(labels: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal consecutive ``labels``."""
+    if not labels.size:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    return np.arange(len(labels)) - np.repeat(starts, np.diff(np.r_[starts, len(labels)]))
+
+
+def _buckets(new_key: np.ndarray, old_key: np.ndarray, codes: np.ndarray,
+             m: int) -> tuple[np.ndarray, np.ndarray]:
+    """One band's buckets that hold a new article and another member: ``(group, node)`` rows
+    sorted by group, then node (earlier articles ``0..m-1`` first, then new ones in batch
+    order). Earlier articles are limited to ``EARLIER_PER_CLUSTER`` per cluster and
+    ``MAX_EARLIER`` per bucket, the first published kept."""
+    n = len(new_key)
+    order = np.argsort(new_key, kind="stable")
+    ranked = new_key[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    keys = ranked[starts]  # sorted, distinct: group g is keys[g]
+    groups = [np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))]
+    nodes = [order.astype(np.int64) + m]
+    if m:
+        at = np.minimum(np.searchsorted(keys, old_key), len(keys) - 1)
+        hit = np.flatnonzero(keys[at] == old_key)  # earlier articles in some new bucket
+        g, c = at[hit], codes[hit]
+        by_cluster = np.lexsort((hit, c, g))
+        cluster_run = g[by_cluster] * (int(codes.max()) + 1) + c[by_cluster]
+        kept = by_cluster[_rank_in_runs(cluster_run) < EARLIER_PER_CLUSTER]
+        kept = kept[np.lexsort((hit[kept], g[kept]))]
+        kept = kept[_rank_in_runs(g[kept]) < MAX_EARLIER]
+        groups.append(g[kept])
+        nodes.append(hit[kept].astype(np.int64))
+    group, node = np.concatenate(groups), np.concatenate(nodes)
+    order = np.lexsort((node, group))
+    group, node = group[order], node[order]
+    shared = np.bincount(group, minlength=len(keys))[group] > 1
+    return group[shared], node[shared]
+
+
+def _link(parent: np.ndarray, group: np.ndarray, node: np.ndarray, m: int,
+          new_sigs: np.ndarray, earlier_sigs: np.ndarray, threshold: float) -> None:
+    """Join the similar pairs of one band's buckets that involve a representative.
+
+    Round after round, every bucket's first new member not yet ``covered`` (similar to one of
+    the bucket's representatives) becomes its next representative and is compared with each
+    other member that is not covered, or not yet in its cluster."""
+    if not group.size:
+        return
+    is_new = node >= m
+    covered = np.zeros(len(node), dtype=bool)
+    head_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
+    for _ in range(MAX_HEADS):
+        waiting = np.flatnonzero(is_new & ~covered)
+        if not waiting.size:
+            return
+        heads = waiting[np.r_[True, group[waiting][1:] != group[waiting][:-1]]]
+        covered[heads] = True
+        head_of[:] = -1
+        head_of[group[heads]] = heads
+        rows = np.flatnonzero(head_of[group] >= 0)
+        head = head_of[group[rows]]
+        rows, head = rows[rows != head], head[rows != head]
+        a, b = node[head], node[rows]
+        ask = ~covered[rows] | (_find(parent, a) != _find(parent, b))
+        rows, a, b = rows[ask], a[ask], b[ask]
+        similar = _similar(a, b, m, new_sigs, earlier_sigs, threshold)
+        covered[rows[similar]] = True
+        _union(parent, a[similar], b[similar])
+
+
+def _similar(a: np.ndarray, b: np.ndarray, m: int, new_sigs: np.ndarray,
+             earlier_sigs: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each pair of articles ``(a[i], b[i])`` reaches ``threshold``, a block at a time."""
+    out = np.empty(len(a), dtype=bool)
+    for at in range(0, len(a), _PAIR_BLOCK):
+        x = _gather(a[at:at + _PAIR_BLOCK], m, new_sigs, earlier_sigs)
+        y = _gather(b[at:at + _PAIR_BLOCK], m, new_sigs, earlier_sigs)
+        equal = np.count_nonzero(x == y, axis=1)  # equal / NUM_PERM is exact: a power of 2
+        out[at:at + _PAIR_BLOCK] = equal >= threshold * NUM_PERM
+    return out
+
+
+def _gather(index: np.ndarray, m: int, new_sigs: np.ndarray,
+            earlier_sigs: np.ndarray) -> np.ndarray:
+    """Signatures of articles numbered earlier first, then new (no concatenated copy)."""
+    old = index < m
+    if not old.any():  # np.take: twice as fast as indexing, for rows
+        return np.take(new_sigs, index - m, axis=0)
+    out = np.empty((len(index), NUM_PERM), dtype=np.result_type(new_sigs, earlier_sigs))
+    out[old] = np.take(earlier_sigs, index[old], axis=0)
+    out[~old] = np.take(new_sigs, index[~old] - m, axis=0)
+    return out
+
+
+def _find(parent: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Roots of ``items`` (pointer jumping, all at once); their paths are compressed."""
+    roots: np.ndarray = parent[items]
+    while True:
+        up = parent[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
+    parent[items] = roots
+    return roots
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the pairs ``(a[i], b[i])``: the smaller root wins, so a cluster's root is its
+    first member (earlier articles, then batch order), whatever the order of the joins."""
+    while a.size:
+        ra, rb = _find(parent, a), _find(parent, b)
+        apart = ra != rb
+        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
