@@ -20,6 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "NEWSETL_"
 
 
+class SettingsError(ValueError):
+    """A setting has a value that is not allowed (or is unknown): the message names the
+    setting, where it came from, the value and what is allowed. Deterministic: retrying the
+    same run cannot help."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stage may depend on besides its inputs and the batch date."""
