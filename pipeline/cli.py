@@ -24,19 +24,41 @@ SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "
                   ".parquet": "parquet", ".pq": "parquet"}
 
 
+class SettingsProblem(click.ClickException):
+    """Bad settings: exit 2, like a usage error (deterministic)."""
+
+    exit_code = 2
+
+
+class GateBlocked(click.ClickException):
+    """The quality gate blocked a publish: exit 3, so an orchestrator can tell it apart."""
+
+    exit_code = 3
+
+
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    from pipeline.settings import SettingsError
+
     base: dict[str, Any] = dict(ctx.obj or {})
     base.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings.load(base)
+    try:
+        return Settings.load(base)
+    except SettingsError as exc:
+        raise SettingsProblem(str(exc)) from exc
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A batch date: ISO, and one whose next day exists (the data interval is one day)."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from exc
+    if not date(1000, 1, 1) <= day <= date(9999, 12, 30):
+        raise click.BadParameter(f"{value} is outside the supported batch dates "
+                                 "1000-01-01 to 9999-12-30")
+    return day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +68,13 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.pass_context
 def main(ctx: click.Context, warehouse: Path | None, verbose: int, quiet: bool) -> None:
-    """news-etl: load raw news dumps into a Parquet warehouse and query it with DuckDB."""
+    """news-etl: load raw news dumps into a Parquet warehouse and query it with DuckDB.
+
+    \b
+    Exit codes: 0 published (or done); 1 not published, a pipeline error (the previous state
+    stays live); 2 bad usage or settings (named in the message; a retry cannot help); 3 the
+    quality gate blocked the batch (re-run with --allow CHECK to publish anyway).
+    """
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -93,7 +121,12 @@ PROGRESS_HELP = ("A status line on stderr (default: when stderr is a terminal an
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse: Path | None,
         landing: Path | None, allow: str | None, show_progress: bool | None) -> None:
-    """Process one batch: parse, normalise, enrich, publish, refresh the catalog."""
+    """Process one batch: parse, normalise, enrich, publish, refresh the catalog.
+
+    Exit 0 once the batch is published, even when the catalog cannot be refreshed afterwards
+    (another process holds it: a warning; the next run or `newsetl catalog` refreshes it);
+    1 not published; 2 bad settings; 3 blocked by the quality gate.
+    """
     from datetime import timedelta
 
     from pipeline import readers, stages
@@ -111,11 +144,13 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
     try:
         with _progress(show_progress) as progress:
             result = stages.run_batch(files, batch_date, settings, progress)
-    except (stages.PublishError, ModelNotFoundError, BatchLockedError, CatalogError,
-            QualityGateError) as exc:
+    except QualityGateError as exc:
+        raise GateBlocked(str(exc)) from exc
+    except (stages.PublishError, ModelNotFoundError, BatchLockedError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _, rows = _query_run(settings, result.run_id)
-    click.echo(f"batch {batch_date}: run {result.run_id}: {rows}")
+    run_row = stages.current_run(settings, batch_date) or {}  # the run's own files, no catalog
+    counts = ", ".join(f"{c}={run_row.get(c)}" for c in RUN_COUNTS)
+    click.echo(f"batch {batch_date}: run {result.run_id}: {counts}")
 
 
 @main.command("backfill")
@@ -151,12 +186,8 @@ def backfill_cmd(ctx: click.Context, archive: Path, start: date, end: date, para
         raise click.ClickException(f"{counts['failed']} day(s) failed; re-run to retry them")
 
 
-def _query_run(settings: Settings, run_id: str) -> tuple[list[str], str]:
-    from pipeline.catalog import query
-
-    cols, rows = query(settings, "SELECT input_files, records_read, articles_loaded, "
-                       "records_rejected, entities_found FROM runs WHERE run_id = ?", [run_id])
-    return cols, ", ".join(f"{c}={v}" for c, v in zip(cols, rows[0], strict=True))
+RUN_COUNTS = ("input_files", "records_read", "articles_loaded", "records_rejected",
+              "entities_found")
 
 
 @main.command("query")
@@ -359,6 +390,31 @@ def stage_publish(ctx: click.Context, plan: Path, batch_date: date) -> None:
     settings = _settings(ctx)
     click.echo(str(stages.publish_batch(plan, batch_date, settings)))
     refresh_catalog(settings)
+
+
+@main.command("config")
+@click.option("--json", "as_json", is_flag=True, help="JSON: {setting: {value, source}}.")
+@click.pass_context
+def config_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective settings and where each value came from (default, the TOML file,
+    a NEWSETL_* variable, a command-line option). Exit 2 if any setting is invalid."""
+    import json
+
+    from pipeline.settings import SettingsError
+
+    try:
+        settings, sources = Settings.load_with_sources(dict(ctx.obj or {}))
+    except SettingsError as exc:
+        raise SettingsProblem(str(exc)) from exc
+    values = settings.to_dict()
+    if as_json:
+        click.echo(json.dumps({k: {"value": v, "source": sources[k]} for k, v in values.items()},
+                              indent=2, sort_keys=True))
+        return
+    rows = [(k, json.dumps(v) if isinstance(v, dict) else str(v), sources[k])
+            for k, v in values.items()]
+    click.echo(format_rows(["setting", "value", "source"], rows, "table", max_width=80),
+               nl=False)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")

@@ -1159,8 +1159,6 @@ def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
     Stage after stage (all shards parsed, then all enriched, as in the DAG), so ``progress``
     sees one stage at a time with its total known up front.
     """
-    from pipeline.catalog import refresh_catalog
-
     progress.start("plan", len(inputs), "files")
     plan = plan_batch(inputs, batch_date, settings, progress=progress)
     progress.finish("plan")
@@ -1180,4 +1178,22 @@ def run_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings,
     progress.start("publish", len(STAGED_TABLES), "tables", "rows")
     version = publish_batch(plan.path, batch_date, settings, progress)
     progress.finish("publish")
-    return RunResult(plan.run_id, batch_date, version, refresh_catalog(settings))
+    return RunResult(plan.run_id, batch_date, version, _refresh_after_publish(settings))
+
+
+def _refresh_after_publish(settings: Settings) -> Path:
+    """Refresh the catalog once the batch is live; if that fails (another process holds the
+    catalog file read-write, a view file is broken), the batch stays published and this is a
+    warning: the views read whatever is published, and the next run or ``newsetl catalog``
+    rebuilds the file. Failing here made orchestrators retry a batch whose data was live."""
+    import duckdb
+
+    from pipeline.catalog import CatalogError, refresh_catalog
+
+    try:
+        return refresh_catalog(settings)
+    except (duckdb.Error, OSError, CatalogError) as exc:
+        catalog = storage.Warehouse(settings.warehouse).catalog
+        LOGGER.warning("batch published, but the catalog %s was not refreshed: %s: %s; run "
+                       "`newsetl catalog` once it is free", catalog, type(exc).__name__, exc)
+        return catalog
