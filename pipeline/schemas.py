@@ -145,6 +145,7 @@ MANIFEST = pa.schema([
     _f("size", pa.int64()),
     _f("sha256", pa.string()),
     _f("status", pa.string(), False),
+    _f("read_key", pa.string()),
 ])
 
 TABLES: dict[str, pa.Schema] = {
@@ -159,8 +160,10 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
-INTERNAL_COLUMNS: dict[str, tuple[str, ...]] = {"articles": ("minhash",)}
-"""Stored for the pipeline's own use and hidden by the catalog's views."""
+INTERNAL_COLUMNS: dict[str, tuple[str, ...]] = {"articles": ("minhash",),
+                                                "manifest": ("read_key",)}
+"""Stored for the pipeline's own use and hidden by the catalog's views (``read_key``: what
+besides its bytes shaped a file's rows, compared by a re-run; older batches lack it)."""
 
 
 def view_schema(table: str) -> pa.Schema:

@@ -8,6 +8,7 @@ calls the same functions in one process. Only paths cross stage boundaries.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -73,15 +74,23 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     remove_stale_staging(wh, settings.staging_ttl_hours)
     staging = wh.staging(run_id)
     hashes: dict[str, str] = {}
+    read_keys: dict[str, str] = {}
     for f in inputs:
-        hashes[f.relative] = _digest(f)
+        hashes[f.relative], head = _digest(f)
+        read_keys[f.relative] = read_key(f.relative, head, settings)
         progress.advance("plan", done=1)
     previous = _previous_manifest(wh, batch_date)
+    previous_keys = _previous_read_keys(wh, batch_date)
     carry_from = wh.current_version(batch_date)
     depends = _files_with_duplicates(carry_from) if carry_from is not None else set()
-    unchanged = {rel for rel, digest in hashes.items()
-                 if settings.reuse_unchanged and previous.get(rel) == digest
+    same_bytes = {rel for rel, digest in hashes.items() if previous.get(rel) == digest}
+    unchanged = {rel for rel in same_bytes
+                 if settings.reuse_unchanged and previous_keys.get(rel) == read_keys[rel]
                  and carry_from is not None and rel not in depends}
+    for rel in sorted(same_bytes - unchanged - depends):
+        if settings.reuse_unchanged and carry_from is not None:
+            LOGGER.info("batch %s: %s is unchanged but read with other settings (or code): "
+                        "it is read again", batch_date, rel)
     process = [f for f in inputs if f.relative not in unchanged]
     known = _known_files(wh, {f.relative: hashes[f.relative] for f in process}, batch_date) \
         if settings.reuse_known_files else {}
@@ -104,12 +113,14 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
         shard_paths.append(storage.write_json(
             staging / SHARDS / f"shard-{n_shards:05d}.json",
             {"run_id": run_id, "batch_date": batch_date.isoformat(), "index": n_shards,
-             "files": [], "carry_from": str(carry_from), "carry_files": sorted(unchanged)}))
-    status = {rel: ("unchanged" if rel in unchanged else "changed" if rel in previous
-                    else "new") for rel in hashes}
+             "files": [], "carry_from": str(carry_from), "carry_files": sorted(unchanged),
+             "ner_labels": ner_labels(settings)}))
+    status = {rel: ("unchanged" if rel in unchanged else "reread" if rel in same_bytes
+                    else "changed" if rel in previous else "new") for rel in hashes}
     manifest_rows = [{"run_id": run_id, "source_file": f.relative,
                       "size": None if f.refused else _size(f.path),
-                      "sha256": hashes[f.relative], "status": status[f.relative]}
+                      "sha256": hashes[f.relative], "status": status[f.relative],
+                      "read_key": read_keys[f.relative]}
                      for f in sorted(inputs, key=lambda f: f.relative)]
     manifest_rows += [{"run_id": run_id, "source_file": rel, "size": None, "sha256": None,
                        "status": "removed"} for rel in removed]
@@ -183,10 +194,39 @@ def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
     return removed
 
 
-def _digest(f: InputFile) -> str:
-    """The file's SHA-256, or a pseudo digest for an entry that is not read (a refused link or
-    pipe: never opened, so a FIFO cannot block planning)."""
-    return f"refused:{f.refused[0]}" if f.refused else _file_sha256(f.path)
+def _digest(f: InputFile) -> tuple[str, bytes]:
+    """The file's SHA-256 and first bytes, or a pseudo digest for an entry that is not read (a
+    refused link or pipe: never opened, so a FIFO cannot block planning)."""
+    return (f"refused:{f.refused[0]}", b"") if f.refused else _file_sha256(f.path)
+
+
+def read_key(relative: str, head: bytes, settings: Settings) -> str:
+    """What, besides its bytes, shapes a file's rows: the reading options that apply to it (for
+    an archive, whose members may match any glob, the whole ``formats`` table), the size
+    limits and the code version. A re-run carries a file over only when its bytes and this key
+    are both unchanged, so adding a column mapping re-reads the CSV it was missing from, and
+    only files that the change concerns."""
+    from pipeline.containers import container_kind
+
+    if container_kind(relative.rsplit("/", 1)[-1], head) is None:
+        options: Any = repr(options_for([relative], settings.formats))
+    else:
+        options = settings.to_dict()["formats"]
+    key = json.dumps([options, settings.max_record_bytes, settings.max_document_bytes,
+                      settings.resolved_code_version()], sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def ner_labels(settings: Settings) -> dict[str, str | None]:
+    """Language -> label (``de_news-0.3.0``) of the NER pipeline configured for it, None for
+    none: what a carried-over article's ``ner_model`` must equal to keep its entities."""
+    from pipeline.enrich import label_of
+
+    out: dict[str, str | None] = {}
+    for language, spec in settings.ner_models.items():
+        location = resolve_model(spec, settings.models_dir)
+        out[language] = label_of(location) if location is not None else None
+    return out
 
 
 def _pseudo_digest(digest: str) -> bool:
@@ -194,15 +234,21 @@ def _pseudo_digest(digest: str) -> bool:
     return digest == "unreadable" or digest.startswith("refused:")
 
 
-def _file_sha256(path: Path) -> str:
+def _file_sha256(path: Path) -> tuple[str, bytes]:
+    """SHA-256 of the file and its first bytes (to tell an archive by its magic bytes)."""
+    from pipeline.containers import HEAD_BYTES
+
     digest = hashlib.sha256()
+    head = b""
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
+                if not head:
+                    head = chunk[:HEAD_BYTES]
                 digest.update(chunk)
     except OSError:
-        return "unreadable"
-    return digest.hexdigest()
+        return "unreadable", b""
+    return digest.hexdigest(), head
 
 
 def _size(path: Path) -> int | None:
@@ -225,7 +271,7 @@ def input_fingerprint(inputs: Sequence[InputFile]) -> str:
     Kept with each run, so a backfill can skip a batch already published from the same files
     by the same code version.
     """
-    return _fingerprint({f.relative: _digest(f) for f in inputs})
+    return _fingerprint({f.relative: _digest(f)[0] for f in inputs})
 
 
 def _previous_manifest(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
@@ -245,6 +291,21 @@ def _files_read(version: Path) -> dict[str, str]:
                                         table.column("status").to_pylist(), strict=True):
             if status != "removed" and digest:
                 out[str(name)] = str(digest)
+    return out
+
+
+def _previous_read_keys(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
+    """source_file -> read key of the files the batch's current run read (none for versions
+    published before keys were recorded: their files are read again, once)."""
+    current = wh.current_version(batch_date)
+    out: dict[str, str] = {}
+    for part in sorted((current / "manifest").glob("*.parquet")) if current else []:
+        if "read_key" not in pq.ParquetFile(part).schema_arrow.names:
+            continue
+        table = pq.read_table(part, columns=["source_file", "read_key"])
+        out.update((str(n), str(k)) for n, k in zip(table.column("source_file").to_pylist(),
+                                                     table.column("read_key").to_pylist(),
+                                                     strict=True) if k)
     return out
 
 
@@ -280,8 +341,11 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
     batch by batch (a re-run of a 100,000-file batch carries over every row)."""
     source = Path(manifest["carry_from"])
     files = pa.array(manifest["carry_files"], pa.string())
+    labels: dict[str, str | None] | None = manifest.get("ner_labels")
     out: dict[str, Path] = {}
-    kept: list[pa.Array[Any]] = []
+    kept: list[pa.Array[Any]] = []  # every carried article
+    fresh: list[pa.Array[Any]] = []  # those enriched by the model configured now
+    stale: list[str] = []
     for table in ("articles", "rejects", "entities", "time_mentions"):
         folder = source / table
         batches: Iterable[pa.RecordBatch] = []
@@ -289,23 +353,36 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
             if table in ("articles", "rejects"):
                 expr = pc.is_in(pc.field("source_file"), value_set=files)
             else:
-                ids = pa.concat_arrays(kept) if kept else pa.array([], pa.string())
+                chosen = fresh if table == "entities" else kept
+                ids = pa.concat_arrays(chosen) if chosen else pa.array([], pa.string())
                 expr = pc.is_in(pc.field("article_id"), value_set=ids)
             batches = _scanner(folder, expr).to_batches()
 
         def stamped(rb: pa.RecordBatch, table: str = table) -> pa.Table:
             data = storage.conform(pa.Table.from_batches([rb]), table)
             if table == "articles":
-                kept.append(data.column("article_id").combine_chunks())
+                ids = data.column("article_id").combine_chunks()
+                kept.append(ids)
+                ok = _enriched_by_current(data, labels)
+                fresh.append(ids.filter(ok))
+                stale.extend(str(a) for a in ids.filter(pc.invert(ok)).to_pylist())
             if "run_id" not in data.column_names:
                 return data
             return data.set_column(data.schema.get_field_index("run_id"),
                                    data.schema.field("run_id"),
                                    pa.array([run_id] * data.num_rows, pa.string()))
 
-        out[table] = storage.write_stream(_part(staging, table, index), table,
+        target = _part(staging, table, index)
+        if table == "entities" and stale:  # enrichment adds the stale articles' rows
+            target = _carried_entities(staging, index)
+            storage.write_json(_stale_list(staging, index), {"article_ids": stale})
+        out[table] = storage.write_stream(target, table,
                                           (stamped(rb) for rb in batches if rb.num_rows),
                                           row_group_rows)
+    if stale:
+        LOGGER.info("shard %d of run %s: %d carried-over articles were enriched by another "
+                    "model than the one configured now: they are enriched again", index, run_id,
+                    len(stale))
     articles = pq.ParquetFile(out["articles"]).metadata.num_rows
     rejected = pq.ParquetFile(out["rejects"]).metadata.num_rows
     storage.write_json(staging / PARTS / "counts" / f"shard-{index:05d}.json", {
@@ -316,6 +393,27 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
     progress.advance("parse", done=len(manifest["carry_files"]), items=articles,
                      rejected=rejected)
     return out
+
+
+def _enriched_by_current(articles: pa.Table, labels: dict[str, str | None] | None
+                         ) -> pa.Array[Any]:
+    """Whether each carried article's ``ner_model`` is the model configured now for its
+    language (no model: none); ``labels`` None (a plan from before labels were recorded): all
+    are taken as current."""
+    if labels is None:
+        return pa.array([True] * articles.num_rows, pa.bool_())
+    return pa.array([labels.get(lang or "") == model for lang, model in zip(
+        articles.column("language").to_pylist(), articles.column("ner_model").to_pylist(),
+        strict=True)], pa.bool_())
+
+
+def _carried_entities(staging: Path, index: int) -> Path:
+    return staging / PARTS / "entities" / f"part-{index:05d}.carried.parquet"
+
+
+def _stale_list(staging: Path, index: int) -> Path:
+    """Carried-over articles of shard ``index`` to enrich again (their model changed)."""
+    return staging / PARTS / "stale" / f"shard-{index:05d}.json"
 
 
 def current_run(settings: Settings, batch_date: date) -> dict[str, Any] | None:
@@ -718,15 +816,15 @@ ENRICHED = "enriched"
 publishing writes it into articles.ner_model."""
 
 
-def _enriched_by(parts: Sequence[Path]) -> tuple[dict[str, str], dict[str, str]]:
+def _enriched_by(parts: Sequence[Path]) -> tuple[dict[str, str | None], dict[str, str]]:
     """article_id -> ner_model from the staged side tables (carry-over shards have none), and
     article_id -> error for the articles enrichment failed on."""
-    out: dict[str, str] = {}
+    out: dict[str, str | None] = {}
     errors: dict[str, str] = {}
     for part in parts:
         if part.exists():
             table = pq.read_table(part)
-            out.update((str(a), str(m)) for a, m in zip(
+            out.update((str(a), m) for a, m in zip(
                 table.column("article_id").to_pylist(), table.column("ner_model").to_pylist(),
                 strict=True))
             if "error" in table.column_names:
@@ -848,12 +946,17 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
     run_id = storage.read_json(staging / PLAN)["run_id"]
     cache = _entity_cache(storage.Warehouse(settings.warehouse))
     todo: list[tuple[int, Path]] = []
+    only: dict[int, set[str]] = {}  # carry-over shards: just the articles whose model changed
     for part in articles_parts:
         index = int(part.stem.rsplit("-", 1)[1])
         if _part(staging, "entities", index).exists():  # carry-over: entities were copied
             progress.advance("enrich", done=pq.ParquetFile(part).metadata.num_rows)
-        else:
-            todo.append((index, part))
+            continue
+        todo.append((index, part))
+        if _stale_list(staging, index).exists():
+            only[index] = set(storage.read_json(_stale_list(staging, index))["article_ids"])
+            progress.advance("enrich", done=pq.ParquetFile(part).metadata.num_rows
+                             - len(only[index]))
     locations: dict[str | None, str | None] = {}
 
     def location_of(language: str | None) -> str | None:
@@ -863,13 +966,17 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
         return locations[language]
 
     languages: Counter[str | None] = Counter()
-    for _, part in todo:
-        languages.update(pq.read_table(part, columns=["language"]).column("language").to_pylist())
+    for index, part in todo:
+        table = pq.read_table(part, columns=["article_id", "language"])
+        languages.update(lang for a, lang in zip(table.column("article_id").to_pylist(),
+                                                 table.column("language").to_pylist(),
+                                                 strict=True)
+                         if index not in only or a in only[index])
     used = sorted({loc for lang in languages if (loc := location_of(lang)) is not None})
     # Articles of languages without a pipeline are done as they are: no entities.
     progress.advance("enrich", done=sum(n for lang, n in languages.items()
                                         if location_of(lang) is None))
-    models: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
+    models: dict[int, dict[str, str | None]] = {index: {} for index, _ in todo}
     failures: dict[int, dict[str, str]] = {index: {} for index, _ in todo}
     reused = 0
     for k, location in enumerate(used):
@@ -883,7 +990,8 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             for index, part in todo:
                 table = pq.read_table(part, columns=["article_id", "body", "language",
                                                      "content_hash"])
-                rows = [r for r in table.to_pylist() if location_of(r["language"]) == location]
+                rows = [r for r in table.to_pylist() if location_of(r["language"]) == location
+                        and (index not in only or r["article_id"] in only[index])]
                 found, cached = cache(label, sorted({r["content_hash"] for r in rows}))
                 hits = [r for r in rows if r["content_hash"] in found]
                 buffered[index] = Pending(_cached_entities(hits, cached), [])
@@ -928,6 +1036,8 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
             progress.advance("enrich", done=1)
         flush(upto=None)
     for index, part in todo:
+        for article_id in only.get(index, ()):  # its language has no model now
+            models[index].setdefault(article_id, None)
         _merge_entity_parts(staging, index, len(used), settings.row_group_rows)
         storage.write_table(_part(staging, ENRICHED, index), pa.table({
             "article_id": pa.array(list(models[index]), pa.string()),
@@ -951,10 +1061,13 @@ def _entity_part(staging: Path, index: int, k: int, passes: int) -> Path:
 
 
 def _merge_entity_parts(staging: Path, index: int, passes: int, row_group_rows: int) -> None:
+    """One entities part per shard: the rows carried over (if some articles were enriched
+    again) and those of each model's pass."""
     final = _part(staging, "entities", index)
-    if passes == 1 and final.exists():
+    carried = _carried_entities(staging, index)
+    if passes == 1 and final.exists() and not carried.exists():
         return
-    pieces = [_entity_part(staging, index, k, passes) for k in range(passes)]
+    pieces = [carried, *(_entity_part(staging, index, k, passes) for k in range(passes))]
     tables = [storage.read_table(p, "entities") for p in pieces if p.exists()]
     storage.write_table(final, pa.concat_tables(tables) if tables else
                         storage.rows_to_table("entities", []), row_group_rows)
