@@ -95,6 +95,10 @@ class Settings:
     """Staging folders of dead runs older than this are removed when a new run is planned."""
     keep_previous: bool = True
     """Keep the version a publish replaced (for rollback and for readers still scanning it)."""
+    fsync: bool = True
+    """Flush a batch's published files and folders to disk before its swap and the swapped
+    links after it, so a power loss cannot leave a pointer to files that never reached the
+    disk (``false``: only for throwaway warehouses, e.g. benchmarks)."""
     schedule: str = "0 2 * * *"
     """Cron of the nightly DAG; its data interval (one day by default) is the batch."""
     code_version: str = ""

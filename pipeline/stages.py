@@ -1196,7 +1196,8 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
         storage.write_table(version / "runs" / storage.published_name(version / "runs", 0),
                             storage.rows_to_table("runs", [*history, run_row]),
                             settings.row_group_rows)
-        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous)
+        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous,
+                        durable=settings.fsync)
     shutil.rmtree(staging, ignore_errors=True)
     LOGGER.info("published batch %s (run %s): read %d = loaded %d + rejected %d; %d entities",
                 batch_date, run_id, counts["records_read"], loaded, rejected, entities)

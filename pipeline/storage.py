@@ -265,15 +265,52 @@ def link_table(wh: Warehouse, batch_date: date, table: str) -> None:
         _replace_symlink(link, target)
 
 
+def _fsync(path: Path | str, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_tree(root: Path) -> int:
+    """``fsync`` every file and folder under ``root`` (folders after their entries, ``root``
+    last, then its parent, which holds ``root``'s own entry); the number of files synced."""
+    files = 0
+    for folder, _, names in os.walk(root, topdown=False):
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                _fsync(path)
+                files += 1
+        _fsync(folder, directory=True)
+    _fsync(root.parent, directory=True)
+    return files
+
+
 def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str],
-            keep_previous: bool) -> None:
+            keep_previous: bool, durable: bool = True) -> None:
     """Make ``version`` the published state of the batch, then drop every other version but
-    the one it replaced (kept for rollback when ``keep_previous``): orphans of crashed runs go."""
+    the one it replaced (kept for rollback when ``keep_previous``): orphans of crashed runs go.
+
+    ``durable``: the version's files and folders are flushed to disk before the flip, and the
+    folders holding the flipped links after it (the way SQLite and PostgreSQL make a rename
+    durable): without it a power loss just after the flip could leave a published pointer to
+    files that never reached the disk."""
+    import time
+
     previous = wh.current_version(batch_date)
     pointer = wh.pointer(batch_date)
+    started = time.perf_counter()
+    synced = sync_tree(version) if durable else 0
     _replace_symlink(pointer, os.path.relpath(version, pointer.parent))
     for table in tables:
         link_table(wh, batch_date, table)
+    if durable:
+        for folder in {pointer.parent, *(wh.table_link(t, batch_date).parent for t in tables)}:
+            _fsync(folder, directory=True)
+        LOGGER.info("batch %s: %d files and their folders synced to disk in %.3f s",
+                    batch_date, synced, time.perf_counter() - started)
     keep = {version.resolve()} | ({previous} if keep_previous and previous else set())
     for old in version.parent.iterdir():
         if old.is_dir() and old.resolve() not in keep:
