@@ -48,7 +48,7 @@ def test_bad_values_say_which_setting(env: dict[str, str], message: str) -> None
 
 
 def test_unknown_setting_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown setting .colour."):
+    with pytest.raises(ValueError, match=r"unknown setting .colour."):
         Settings.from_mapping({"colour": "blue"})
 
 
