@@ -163,3 +163,15 @@ def test_published_batch_exits_0_while_another_process_holds_the_catalog(
         holder.wait()
     assert code == 0, out
     assert "records_read=7" in out and "Traceback" not in out
+
+
+def test_readme_settings_reference_is_current() -> None:
+    """The README's settings table is generated from the Settings class and its rules."""
+    from pipeline.docs import SETTINGS_BEGIN, SETTINGS_END, settings_markdown
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index(SETTINGS_BEGIN), readme.index(SETTINGS_END) + len(SETTINGS_END)
+    assert readme[start:end] == settings_markdown(), "run `python -m pipeline.docs --write`"
+    for name in RANGES:
+        assert f"`{name}` (`NEWSETL_{name.upper()}`)" in readme
