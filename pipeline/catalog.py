@@ -3,6 +3,13 @@
 The catalog holds no data, only the views of ``sql/views/*.sql`` (run in name order). It is
 rebuilt in a temporary file and renamed over the old one, so a reader never sees it half-built
 and an analyst's open session does not block a publish.
+
+The views find the Parquet files from the catalog's own location (``warehouse_root`` in
+``sql/views/00_macros.sql``): opened as the main database, from the ``temp_directory`` DuckDB
+derives from the catalog file's path, which follows a moved warehouse; attached to another
+database, from the absolute warehouse path written into the catalog when it is built
+(``built_warehouse_root``). That path is part of the digest that decides a rebuild, so a moved
+or copied warehouse gets a catalog for its new place on the next run or ``newsetl catalog``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ STORAGE_VERSION = "v1.2.0"
 
 
 def _literal(text: str) -> str:
-    """A SQL string literal (for ATTACH, which takes no bind parameters)."""
+    """A SQL string literal (for ATTACH and macro bodies, which take no bind parameters)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -39,10 +46,13 @@ def view_files(sql_dir: Path) -> list[Path]:
     return files
 
 
-def _views_digest(views: list[Path]) -> str:
+def _views_digest(views: list[Path], root: Path) -> str:
+    """What the catalog is built from: the view files and the warehouse path written into it
+    (a moved warehouse needs a new catalog for ATTACH, see ``built_warehouse_root``)."""
     import hashlib
 
     digest = hashlib.sha256(STORAGE_VERSION.encode())
+    digest.update(str(root).encode() + b"\0")
     for path in views:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -54,8 +64,10 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
     The views read whatever partitions are published, so a publish needs no new catalog; the
     file is rebuilt only when the view definitions changed (or with ``force``). That keeps
     analysts' open connections valid across nightly publishes: replacing the file under an open
-    DuckDB connection breaks it. Batches published before a derived table existed get it
-    first (``pipeline.derived.ensure_derived``), so the views find it for every batch.
+    DuckDB connection breaks it. It is also rebuilt when the warehouse folder has moved, for the
+    absolute path that attached catalogs read (``built_warehouse_root``). Batches published
+    before a derived table existed get it first (``pipeline.derived.ensure_derived``), so the
+    views find it for every batch.
     """
     import duckdb
 
@@ -66,23 +78,26 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
         raise CatalogError(f"nothing published in {wh.root} yet: run a batch first")
     ensure_derived(settings)  # batches published before a derived table existed
     target = wh.catalog
+    root = wh.root.resolve()
     views = view_files(settings.sql_dir)
     stamp = target.with_name(f".{CATALOG}.views-sha256")
-    digest = _views_digest(views)
+    digest = _views_digest(views, root)
     if not force and target.exists() and stamp.exists() and \
             stamp.read_text(encoding="utf-8").strip() == digest:
-        LOGGER.info("catalog %s is current (views unchanged)", target)
+        LOGGER.info("catalog %s is current (views and place unchanged)", target)
         return target
     tmp = target.with_name(f".{CATALOG}.tmp-{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
-        # Views bind when created: point the catalog-relative paths at the final location.
-        con.execute("SET temp_directory = ?", [str(target.resolve()) + ".tmp"])
         con.execute(f"ATTACH {_literal(str(tmp))} AS news "
                     f"(STORAGE_VERSION {_literal(STORAGE_VERSION)})")
         con.execute("USE news")
+        # Where attached catalogs find the warehouse. A macro body takes no bind parameters.
+        # (The views bind when created, through this path too: news is attached here.)
+        con.execute("CREATE OR REPLACE MACRO built_warehouse_root() AS "
+                    + _literal(str(root)))
         for path in views:
             try:
                 con.execute(path.read_text(encoding="utf-8"))

@@ -1,8 +1,22 @@
--- Paths of the warehouse, resolved relative to this catalog file at query time.
--- DuckDB sets temp_directory to '<catalog file>.tmp', so its folder is the warehouse root,
--- wherever the folder was moved and whatever the working directory is. (Open news.duckdb as the
--- main database and leave temp_directory unset for this to hold.)
-CREATE OR REPLACE MACRO warehouse_root() AS parse_dirpath(current_setting('temp_directory'));
+-- The warehouse root: the folder of this catalog file. A view cannot ask DuckDB which database
+-- file it lives in, so the answer depends on how the catalog was opened:
+-- * as the main database (`duckdb news.duckdb`, duckdb.connect(path); any path, any working
+--   directory): DuckDB sets temp_directory to '<catalog file as opened>.tmp', so its folder is the
+--   root ('' for a bare 'news.duckdb': the working directory, '.'). Holds after a move or copy.
+-- * attached (ATTACH '.../news.duckdb' AS x) from another database, or with temp_directory set
+--   to another folder: built_warehouse_root(), the absolute root the catalog was built at, which
+--   pipeline/catalog.py writes before this file runs. That path is part of the catalog's digest,
+--   so after a move the next run or `newsetl catalog` rebuilds the catalog. (A catalog attached
+--   to a session whose main database is another news.duckdb would read that one's folder: set
+--   temp_directory to another folder in such a session.)
+-- The placeholder only serves a session that runs this file alone (pipeline/derived.py).
+CREATE MACRO IF NOT EXISTS built_warehouse_root() AS NULL::VARCHAR;
+CREATE OR REPLACE MACRO warehouse_root() AS
+    CASE
+        WHEN parse_filename(current_setting('temp_directory')) = 'news.duckdb.tmp'
+            THEN coalesce(nullif(parse_dirpath(current_setting('temp_directory')), ''), '.')
+        ELSE built_warehouse_root()
+    END;
 CREATE OR REPLACE MACRO table_glob(tbl) AS warehouse_root() || '/' || tbl || '/batch_date=*/*.parquet';
 -- Every published Parquet file of a table, with batch_date from the Hive partition folder (a
 -- filter on it reads only those folders' files) and columns matched by name across files written
