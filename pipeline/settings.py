@@ -49,8 +49,10 @@ class Settings:
     """Processes parsing the shards of a batch in ``newsetl run`` / backfill days (0: one per
     CPU core; a single shard is parsed in this process). Airflow maps shards to tasks instead."""
     ner_processes: int = 0
-    """Processes ``nlp.pipe`` runs in (``n_process``); 0: one per CPU core. Inputs of fewer than
-    four batches run in this process (starting workers would cost more than it saves)."""
+    """Processes ``nlp.pipe`` runs in (``n_process``); 0: one per CPU core in ``newsetl run``,
+    but 1 per enrich task in Airflow (tasks run side by side: see the README's Celery sizing
+    rule). Inputs of fewer than four batches run in this process (starting workers would cost
+    more than it saves)."""
     shard_files: int = 200
     """Files per parse shard; shards are the unit of parallel work (Airflow mapped tasks)."""
     max_shards: int = 32

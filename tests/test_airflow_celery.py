@@ -4,7 +4,9 @@ Runs on the PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) services of t
 job, in a database and Redis db of its own. One run is triggered through the REST API for the
 data interval of 2023-01-31, then a three-day backfill (2023-02-01 .. 2023-02-03) is created with
 the CLI; the warehouse must then hold the four batches, every run must reconcile, and the mapped
-tasks must have been executed by both workers.
+tasks must have been executed by both workers. Alongside, two runs that must fail without a
+retry: one whose day holds only empty files (the quality gate blocks its publish) and one
+triggered without a logical date (no data interval, so no batch).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 BATCHES = ["2023-01-31", "2023-02-01", "2023-02-02", "2023-02-03"]
 RUN_TIMEOUT = 360.0
 TERMINAL_BAD = {"failed", "up_for_retry", "upstream_failed"}
+ENRICH_POOL = "newsetl_enrich"  # the DAG's pool; the deployment creates it (airflow-init)
+GATE_RUN, NO_INTERVAL_RUN = "manual__gate_blocked", "manual__no_logical_date"
 
 
 # --- services ----------------------------------------------------------------------------------
@@ -275,6 +279,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         mig = subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, cwd=home,
                              capture_output=True, text=True, timeout=300)
         assert mig.returncode == 0, mig.stdout[-3000:] + mig.stderr[-3000:]
+        # As docker-compose's airflow-init does: enrich tasks of a missing pool stay queued.
+        pool = subprocess.run([str(AIRFLOW), "pools", "set", ENRICH_POOL, "2", "news-etl NER"],
+                              env=env, cwd=home, capture_output=True, text=True, timeout=120)
+        assert pool.returncode == 0, pool.stdout[-3000:] + pool.stderr[-3000:]
         yield dep
     finally:
         dep.stop()
@@ -293,6 +301,25 @@ def _worker_of_celery_ids(dep: Deployment) -> dict[str, str]:
             text = p.log.read_text(errors="replace")
             out.update((cid, p.name) for cid in re.findall(r"\[([0-9a-f-]{36})\] received", text))
     return out
+
+
+def _wait_failed_without_retry(api: Api, dep: Deployment, run_id: str, task_id: str,
+                               message: str) -> None:
+    """The run fails at ``task_id`` in its first try (``failed``, never ``up_for_retry``), and the
+    task's log says why."""
+
+    def settled() -> dict[str, Any] | None:
+        ti = next((t for t in api.task_instances(run_id) if t["task_id"] == task_id), None)
+        return ti if ti and ti["state"] in ("failed", "up_for_retry", "success") else None
+
+    ti = _wait(f"{task_id} of {run_id} to end", settled, RUN_TIMEOUT, dep, interval=3.0)
+    assert (ti["state"], ti["try_number"]) == ("failed", 1), (ti, dep.diagnostics())
+    _wait(f"run {run_id} to fail",
+          lambda: {r["dag_run_id"]: r["state"] for r in api.runs()}.get(run_id) == "failed",
+          60, dep)
+    logs = [f for f in (dep.home / "logs").rglob("*.log")
+            if f"run_id={run_id}" in str(f) and f"task_id={task_id}" in str(f)]
+    assert logs and any(message in f.read_text(errors="replace") for f in logs), logs
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -339,7 +366,20 @@ def test_celery_deployment_runs_nightly_and_backfill(deployment: Deployment) -> 
         "data_interval_end": "2023-02-01T02:00:00Z",
     })
     assert nightly["data_interval_start"].startswith("2023-01-31T02:00:00"), nightly
+    # Two runs that must fail at once, retries=2 notwithstanding: one without a logical date, and
+    # the day 2023-02-10 (interval ending at its logical date) holding only empty files.
+    api.call("POST", f"/dags/{DAG_ID}/dagRuns",
+             json={"dag_run_id": NO_INTERVAL_RUN, "logical_date": None})
+    empty_day = Path(dep.env["NEWSETL_LANDING"]) / "2023-02-10"
+    empty_day.mkdir()
+    for n in range(4):
+        (empty_day / f"empty-{n}.txt").touch()
+    gate = api.call("POST", f"/dags/{DAG_ID}/dagRuns",
+                    json={"dag_run_id": GATE_RUN, "logical_date": "2023-02-11T02:00:00Z"})
+    assert gate["data_interval_start"].startswith("2023-02-10T02:00:00"), gate
     _wait_runs_succeeded(api, dep, lambda: ["manual__2023-01-31"], "the triggered run")
+    _wait_failed_without_retry(api, dep, NO_INTERVAL_RUN, "plan", "has no data interval")
+    _wait_failed_without_retry(api, dep, GATE_RUN, "publish", "empty_body_share")
 
     # Backfill dates are logical dates (the interval starts): 02:00 on the first and last day.
     bf = subprocess.run([str(AIRFLOW), "backfill", "create", "--dag-id", DAG_ID,
@@ -354,7 +394,7 @@ def test_celery_deployment_runs_nightly_and_backfill(deployment: Deployment) -> 
     _wait("the backfill runs to be created", lambda: len(backfill_runs()) == 3, 60, dep)
     _wait_runs_succeeded(api, dep, backfill_runs, "the backfill runs")
 
-    runs = api.runs()
+    runs = [r for r in api.runs() if r["dag_run_id"] not in (GATE_RUN, NO_INTERVAL_RUN)]
     intervals = sorted((r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in runs)
     assert intervals == [("2023-01-31", "2023-02-01"), ("2023-02-01", "2023-02-02"),
                          ("2023-02-02", "2023-02-03"), ("2023-02-03", "2023-02-04")], intervals
@@ -395,11 +435,13 @@ def test_celery_deployment_runs_nightly_and_backfill(deployment: Deployment) -> 
     mapped = [t for r in runs for t in api.task_instances(r["dag_run_id"])
               if t["task_id"] in ("parse", "enrich")]
     assert mapped and all(t["state"] == "success" and t["map_index"] >= 0 for t in mapped)
+    assert {t["pool"] for t in mapped if t["task_id"] == "enrich"} == {ENRICH_POOL}
     db = dep.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[1]
     with closing(_pg_connect(db)) as con2:
         cur = con2.cursor()
         cur.execute("SELECT task_id, run_id, map_index, external_executor_id FROM task_instance "
-                    "WHERE dag_id = %s AND task_id IN ('parse', 'enrich')", (DAG_ID,))
+                    "WHERE dag_id = %s AND task_id IN ('parse', 'enrich') "
+                    "AND run_id NOT IN (%s, %s)", (DAG_ID, GATE_RUN, NO_INTERVAL_RUN))
         celery_ids = cur.fetchall()
     by_worker = _worker_of_celery_ids(dep)
     workers = {by_worker.get(cid, f"unknown:{cid}") for (_, _, _, cid) in celery_ids}
