@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import csv
 import gzip
 import io
 import json
@@ -37,7 +36,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from bench.corpus import DATA, Pool, _article, _heading, _source, split_sentences
+from bench.corpus import DATA, Pool, _article, gnad_sources
 
 DAY = date(2023, 3, 1)
 
@@ -45,19 +44,7 @@ DAY = date(2023, 3, 1)
 @lru_cache(maxsize=2)
 def gnad_pool(data: Path = DATA) -> Pool:
     """Sentences of the DER STANDARD articles of 10kGNAD dev (headlines as subheadings)."""
-    texts: list[list[str]] = []
-    headings: list[str] = []
-    with (data / "news_de" / "10kgnad_dev.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.reader(fh, delimiter=";", quotechar="'"):
-            if len(row) != 2:
-                continue
-            sentences = split_sentences(row[1])
-            if sentences and len(sentences[0].split()) <= 10:
-                if (heading := _heading(sentences[0])) is not None:
-                    headings.append(heading)
-                sentences = sentences[1:]
-            if (kept := _source(sentences)) is not None:
-                texts.append(kept)
+    texts, headings = gnad_sources(data)
     return Pool("de", texts, sorted(set(headings)))
 
 
@@ -259,8 +246,9 @@ def build(day_dir: Path, n_clean: int, n_adversarial: int, seed: int,
 def main() -> None:
     import duckdb
 
-    from pipeline import readers, stages
-    from pipeline.sanitise import display_name
+    from pipeline import stages
+    from pipeline.ingest import readers
+    from pipeline.ingest.sanitise import display_name
     from pipeline.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -25,7 +25,7 @@ def compare(before: Path, after: Path) -> list[tuple[str, int, int, int, int]]:
     """``(table, rows before, rows after, only before, only after)`` per table."""
     import duckdb
 
-    from pipeline.schemas import TABLES
+    from pipeline.warehouse.schemas import TABLES
 
     con = duckdb.connect()
     out = []

@@ -44,7 +44,7 @@ from typing import Any
 
 import ftfy
 
-from pipeline.textdump import SUBHEADING_MAX_CHARS, SUBHEADING_MAX_WORDS, is_heading_like
+from pipeline.transform.textdump import SUBHEADING_MAX_CHARS, SUBHEADING_MAX_WORDS, is_heading_like
 
 LOGGER = logging.getLogger(__name__)
 
@@ -165,12 +165,10 @@ def _source(sentences: list[str]) -> list[str] | None:
     return kept if len(kept) >= 2 and sum(count_words(s) for s in kept) >= 40 else None
 
 
-@lru_cache(maxsize=2)
-def load_pools(data: Path = DATA) -> dict[str, Pool]:
-    """German and English source material from ``data`` (``../shared/data``); cached, do not
-    modify."""
-    de_texts: list[list[str]] = []
-    de_headings: list[str] = []
+def gnad_sources(data: Path = DATA) -> tuple[list[list[str]], list[str]]:
+    """Sentences of each DER STANDARD article of 10kGNAD dev, and their usable headlines."""
+    texts: list[list[str]] = []
+    headings: list[str] = []
     with (data / "news_de" / "10kgnad_dev.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.reader(fh, delimiter=";", quotechar="'"):
             if len(row) != 2:
@@ -179,10 +177,18 @@ def load_pools(data: Path = DATA) -> dict[str, Pool]:
             # The first sentence is the DER STANDARD headline ("18 Menschen verschleppt.").
             if sentences and len(sentences[0].split()) <= 10:
                 if (heading := _heading(sentences[0])) is not None:
-                    de_headings.append(heading)
+                    headings.append(heading)
                 sentences = sentences[1:]
             if (kept := _source(sentences)) is not None:
-                de_texts.append(kept)
+                texts.append(kept)
+    return texts, headings
+
+
+@lru_cache(maxsize=2)
+def load_pools(data: Path = DATA) -> dict[str, Pool]:
+    """German and English source material from ``data`` (``../shared/data``); cached, do not
+    modify."""
+    de_texts, de_headings = gnad_sources(data)
     with (data / "news_de" / "smartdata_v1_train.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             doc = json.loads(line)

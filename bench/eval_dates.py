@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline import dates
-from pipeline.parse import build_article
-from pipeline.readers import InputFile, read_records
-from pipeline.records import Reject
+from pipeline.ingest.readers import InputFile, read_records
+from pipeline.ingest.records import Reject
 from pipeline.settings import Settings
+from pipeline.transform import dates
+from pipeline.transform.article import build_article
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.parse import build_article
-from pipeline.readers import InputFile, read_records
-from pipeline.records import Reject
+from pipeline.ingest.readers import InputFile, read_records
+from pipeline.ingest.records import Reject
 from pipeline.settings import Settings
+from pipeline.transform.article import build_article
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "html"
 _WS = re.compile(r"\s+")

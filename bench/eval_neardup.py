@@ -23,7 +23,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from pipeline import neardup
+from pipeline.transform import neardup
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOPICS = ("business", "entertainment", "politics", "sport", "tech")

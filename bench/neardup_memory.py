@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import neardup
+from pipeline.transform import neardup
 
 POLICE = (
     "Polizeibericht {stadt}: Am {tag} gegen {uhr} Uhr ist es in der {strasse} zu einem "
@@ -360,13 +360,23 @@ def old_cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids
                        earlier_clusters: Sequence[str], earlier_sigs: np.ndarray,
                        threshold: float = neardup.THRESHOLD) -> dict[str, str]:
     """``neardup.cluster_arrays`` before bounding it (all pairs of every bucket), for the
-    side-by-side figures; ``tests/test_neardup.py`` keeps the same copy as its reference."""
-    bands, band_keys = neardup.BANDS, neardup.band_keys
-    m, n = len(earlier_ids), len(new_ids)
-    if n == 0:
+    side-by-side figures: the ids of ``old_roots``."""
+    if not new_ids:
         return {}
+    ids = [*earlier_clusters, *new_ids]
+    return {a: ids[r] for a, r in zip(new_ids, old_roots(new_sigs, earlier_sigs, threshold),
+                                       strict=True)}
+
+
+def old_roots(new_sigs: np.ndarray, earlier_sigs: np.ndarray,
+              threshold: float = neardup.THRESHOLD) -> list[int]:
+    """The all-pairs clustering (every pair of every bucket is verified), kept as the reference
+    of ``tests/test_neardup.py`` and of this benchmark: each new article's union-find root
+    (earlier articles ``0..m-1``, new ``m..``)."""
+    band_keys, bands = neardup.band_keys, neardup.BANDS
+    m, n = len(earlier_sigs), len(new_sigs)
     new_keys, old_keys = band_keys(new_sigs), band_keys(earlier_sigs)
-    later: list[np.ndarray] = []
+    later: list[np.ndarray] = []  # candidate pairs (later, earlier), indexes into all
     earlier: list[np.ndarray] = []
     for band in range(bands):
         keys = new_keys[:, band]
@@ -376,16 +386,16 @@ def old_cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids
             lo = np.searchsorted(ranked, keys, "left")
             counts = np.searchsorted(ranked, keys, "right") - lo
             hit = np.flatnonzero(counts)
-            if hit.size:
+            if hit.size:  # every new article with each earlier one of an equal key
                 c = counts[hit]
                 within = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
                 later.append(np.repeat(hit + m, c))
                 earlier.append(order[np.repeat(lo[hit], c) + within])
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys, kind="stable")  # pairs within the new articles
         ranked = keys[order]
         starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
         ends = np.r_[starts[1:], n]
-        shared = ends - starts > 1
+        shared = ends - starts > 1  # only keys held by several new articles make pairs
         for start, end in zip(starts[shared], ends[shared], strict=True):
             group = np.sort(order[start:end])
             before, after = np.triu_indices(len(group), 1)
@@ -393,11 +403,11 @@ def old_cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids
             earlier.append(m + group[before])
     size = m + n
     codes = np.unique(np.concatenate(later) * size + np.concatenate(earlier)) if later else \
-        np.empty(0, dtype=np.int64)
+        np.empty(0, dtype=np.int64)  # sorted: by later member, then earlier
     first, second = codes // size, codes % size
     sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs
     similar = np.empty(len(codes), dtype=bool)
-    for at in range(0, len(codes), 65_536):
+    for at in range(0, len(codes), 65_536):  # estimated Jaccard, a block of pairs at a time
         i, j = first[at:at + 65_536], second[at:at + 65_536]
         similar[at:at + 65_536] = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
     parent = list(range(m + n))
@@ -411,9 +421,8 @@ def old_cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids
     for i, j in zip(first[similar].tolist(), second[similar].tolist(), strict=True):
         if find(i) != find(j):
             a, b = sorted((find(i), find(j)))
-            parent[b] = a
-    ids = [*earlier_clusters, *new_ids]
-    return {new_ids[i]: ids[find(m + i)] for i in range(n)}
+            parent[b] = a  # the earlier member's root wins
+    return [find(m + i) for i in range(n)]
 
 
 def prepare(path: Path, n: int, earlier: int, seed: int) -> None:

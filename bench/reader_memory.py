@@ -22,7 +22,7 @@ from pathlib import Path
 CHILD = """
 import resource, sys
 from pathlib import Path
-from pipeline.readers import InputFile, read_records
+from pipeline.ingest.readers import InputFile, read_records
 from pipeline.settings import Settings
 path = Path(sys.argv[1])
 n = sum(1 for _ in read_records(InputFile(path, path.name), Settings()))

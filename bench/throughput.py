@@ -58,7 +58,7 @@ import psutil
 
 from bench.corpus import CACHE, REPO, CorpusInfo, cached_corpus
 from pipeline.settings import Settings
-from pipeline.textdump import parse_text_dump
+from pipeline.transform.textdump import parse_text_dump
 
 LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ TARGET_QUERY_SECONDS = 1.0
 CEILING_CHILD = """
 import json, sys
 from pathlib import Path
-from pipeline.enrich import load_pipeline
+from pipeline.enrich.ner import load_pipeline
 model, texts_path = sys.argv[1], sys.argv[2]
 n_process, batch_size = int(sys.argv[3]), int(sys.argv[4])
 with open(texts_path, encoding="utf-8") as fh:

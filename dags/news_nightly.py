@@ -42,10 +42,10 @@ def _fail_fast() -> Iterator[None]:
     """Deterministic pipeline errors become ``AirflowFailException`` (no retry): a retried
     quality-gate block would recompact the batch and rerun the archive-wide near-duplicate pass
     only to be blocked again."""
-    from pipeline.catalog import CatalogError
-    from pipeline.quality import QualityGateError
+    from pipeline.batch.common import PublishError
+    from pipeline.catalog.views import CatalogError
     from pipeline.report import ReportError
-    from pipeline.stages import PublishError
+    from pipeline.warehouse.quality import QualityGateError
 
     try:
         yield
@@ -92,7 +92,8 @@ def _parse_time_settings() -> Settings:
 def news_nightly() -> None:
     @task(execution_timeout=timedelta(minutes=30))
     def plan() -> list[str]:
-        from pipeline import readers, stages
+        from pipeline import stages
+        from pipeline.ingest import readers
 
         with _fail_fast():
             start, end = _batch()
@@ -140,7 +141,7 @@ def news_nightly() -> None:
 
     @task(execution_timeout=timedelta(minutes=30))
     def refresh_catalog(version: str) -> str:
-        from pipeline.catalog import refresh_catalog
+        from pipeline.catalog.views import refresh_catalog
 
         with _fail_fast():
             return str(refresh_catalog(Settings.load()))

@@ -79,7 +79,7 @@ def main(ctx: click.Context, warehouse: Path | None, verbose: int, quiet: bool) 
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if verbose < 1:  # per-record warnings are in the rejects table; keep the terminal readable
-        logging.getLogger("pipeline.stages").setLevel(max(level, logging.INFO))
+        logging.getLogger("pipeline.batch").setLevel(max(level, logging.INFO))
     ctx.obj = {"warehouse": warehouse} if warehouse else {}
 
 
@@ -129,11 +129,12 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
     """
     from datetime import timedelta
 
-    from pipeline import readers, stages
-    from pipeline.catalog import CatalogError
-    from pipeline.enrich import ModelNotFoundError
-    from pipeline.quality import QualityGateError
-    from pipeline.storage import BatchLockedError
+    from pipeline import stages
+    from pipeline.catalog.views import CatalogError
+    from pipeline.enrich.ner import ModelNotFoundError
+    from pipeline.ingest import readers
+    from pipeline.warehouse.quality import QualityGateError
+    from pipeline.warehouse.storage import BatchLockedError
 
     settings = _settings(ctx, warehouse=warehouse, landing=landing, quality_override=allow)
     if input_path is not None:
@@ -169,7 +170,7 @@ def run(ctx: click.Context, input_path: Path | None, batch_date: date, warehouse
 def backfill_cmd(ctx: click.Context, archive: Path, start: date, end: date, parallel: int,
                  force: bool, warehouse: Path | None, show_progress: bool | None) -> None:
     """Run every day of an archive; restartable (done days are skipped) and parallel."""
-    from pipeline.backfill import DayResult, backfill
+    from pipeline.batch.backfill import DayResult, backfill
 
     settings = _settings(ctx, warehouse=warehouse)
     with _progress(show_progress) as progress:
@@ -207,7 +208,7 @@ RUN_COUNTS = ("input_files", "records_read", "articles_loaded", "records_rejecte
 def query_cmd(ctx: click.Context, sql: str, fmt: str | None, output: Path | None,
               warehouse: Path | None, max_width: int, limit: int) -> None:
     """Run SQL (text, or a .sql file) against the warehouse catalog and print or save the rows."""
-    from pipeline.catalog import EXPORT_FORMATS, CatalogError, connect, export
+    from pipeline.catalog.views import EXPORT_FORMATS, CatalogError, connect, export
 
     settings = _settings(ctx, warehouse=warehouse)
     sql_path = Path(sql)
@@ -268,8 +269,8 @@ def _fetch_counting(cur: Any, limit: int) -> tuple[list[tuple[Any, ...]], int]:
 @click.pass_context
 def validate_cmd(ctx: click.Context, warehouse: Path | None, show_all: bool) -> None:
     """Run the data tests of sql/models.yml on the warehouse; check its docs match the views."""
-    from pipeline import sqlmodel
-    from pipeline.catalog import CatalogError, connect
+    from pipeline.catalog import sqlmodel
+    from pipeline.catalog.views import CatalogError, connect
 
     settings = _settings(ctx, warehouse=warehouse)
     try:
@@ -311,7 +312,7 @@ def validate_cmd(ctx: click.Context, warehouse: Path | None, show_all: bool) -> 
 def report_cmd(ctx: click.Context, start: date, end: date | None, entity: str | None,
                output: Path | None, warehouse: Path | None) -> None:
     """Write a self-contained HTML report of a batch or a range of batches; prints its path."""
-    from pipeline.catalog import CatalogError
+    from pipeline.catalog.views import CatalogError
     from pipeline.report import ReportError, build_report, default_output
 
     settings = _settings(ctx, warehouse=warehouse)
@@ -328,7 +329,7 @@ def report_cmd(ctx: click.Context, start: date, end: date | None, entity: str | 
 @click.pass_context
 def catalog_cmd(ctx: click.Context) -> None:
     """Rebuild news.duckdb from sql/views (after moving the warehouse or editing views)."""
-    from pipeline.catalog import CatalogError, refresh_catalog
+    from pipeline.catalog.views import CatalogError, refresh_catalog
 
     try:
         click.echo(str(refresh_catalog(_settings(ctx), force=True)))
@@ -348,7 +349,8 @@ def stage() -> None:
 @click.pass_context
 def stage_plan(ctx: click.Context, input_path: Path, batch_date: date) -> None:
     """Plan a batch; prints the plan path then one shard manifest path per line."""
-    from pipeline import readers, stages
+    from pipeline import stages
+    from pipeline.ingest import readers
 
     plan = stages.plan_batch(readers.list_input_files(input_path), batch_date, _settings(ctx))
     click.echo(str(plan.path))
@@ -385,7 +387,7 @@ def stage_enrich(ctx: click.Context, articles_part: Path, batch_date: date) -> N
 def stage_publish(ctx: click.Context, plan: Path, batch_date: date) -> None:
     """Publish a planned, parsed and enriched run; refreshes the catalog."""
     from pipeline import stages
-    from pipeline.catalog import refresh_catalog
+    from pipeline.catalog.views import refresh_catalog
 
     settings = _settings(ctx)
     click.echo(str(stages.publish_batch(plan, batch_date, settings)))
@@ -455,7 +457,7 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
     left out. ``header=False`` continues a CSV in chunks.
     """
     if fmt in ("csv", "json"):
-        from pipeline.catalog import serialise_rows
+        from pipeline.catalog.views import serialise_rows
 
         return serialise_rows(list(columns), [tuple(r) for r in rows], fmt, header)
     cells = [[_cell(v, max_width) for v in row] for row in rows]

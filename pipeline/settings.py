@@ -80,10 +80,11 @@ class Settings:
     """Earliest plausible publication year: an older date is flagged (``published_flag``) and
     not used as the publication date."""
     quality_gate: bool = True
-    """Run the quality checks before publishing (``pipeline/quality.py``); off only for tests
-    that feed random bytes."""
+    """Run the quality checks before publishing (``pipeline/warehouse/quality.py``); off only
+    for tests that feed random bytes."""
     quality_thresholds: Mapping[str, str] = field(default_factory=dict)
-    """Overrides of the quality thresholds by check name (defaults in pipeline/quality.py)."""
+    """Overrides of the quality thresholds by check name (defaults in
+    ``pipeline/warehouse/quality.py``)."""
     quality_override: str = ""
     """Comma-separated checks allowed to fail for this run (``newsetl run --allow``)."""
     reuse_unchanged: bool = True
@@ -351,7 +352,7 @@ def _check_ner_models(models: Mapping[str, str]) -> str | None:
 
 
 def _check_quality(thresholds: Mapping[str, str], override: str) -> str | None:
-    from pipeline.quality import DEFAULT_THRESHOLDS
+    from pipeline.warehouse.quality import DEFAULT_THRESHOLDS
 
     checks = sorted(DEFAULT_THRESHOLDS)
     for name, value in thresholds.items():
@@ -372,7 +373,7 @@ def _check_quality(thresholds: Mapping[str, str], override: str) -> str | None:
 
 
 def _check_formats(formats: Mapping[str, Mapping[str, str]]) -> str | None:
-    from pipeline.formats import FormatOptions
+    from pipeline.ingest.base import FormatOptions
 
     for pattern, options in formats.items():
         if not isinstance(options, Mapping):

@@ -58,7 +58,8 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """
     from datetime import date, timedelta
 
-    from pipeline import readers, stages
+    from pipeline import stages
+    from pipeline.ingest import readers
 
     settings = Settings.from_mapping({"warehouse": tmp_path_factory.mktemp("demo") / "warehouse",
                                       "landing": SAMPLES})

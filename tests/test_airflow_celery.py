@@ -420,7 +420,7 @@ def test_celery_deployment_runs_nightly_and_backfill(deployment: Deployment) -> 
     # The same archive through `newsetl backfill` (no Airflow) gives the same tables.
     from datetime import date
 
-    from pipeline.backfill import backfill
+    from pipeline.batch.backfill import backfill
     from pipeline.settings import Settings
 
     cli_wh = Path(dep.env["NEWSETL_WAREHOUSE"]).parent / "cli_warehouse"

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from click.testing import CliRunner
 
-from pipeline.backfill import backfill
+from pipeline.batch.backfill import backfill
 from pipeline.cli import main
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES

@@ -9,7 +9,8 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import readers, stages
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES
 

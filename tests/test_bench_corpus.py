@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from bench.corpus import PARAGRAPHS, build_corpus
-from pipeline.parse import build_article
-from pipeline.readers import list_input_files, read_records
-from pipeline.records import Reject
+from pipeline.ingest.readers import list_input_files, read_records
+from pipeline.ingest.records import Reject
 from pipeline.settings import Settings
-from pipeline.textdump import parse_text_dump
+from pipeline.transform.article import build_article
+from pipeline.transform.textdump import parse_text_dump
 
 N = 50
 NAME = re.compile(r"^\d{6}_[0-9a-f]{16}\.txt$")

@@ -22,8 +22,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline import catalog, sqlmodel, storage
+from pipeline.catalog import sqlmodel
+from pipeline.catalog import views as catalog
 from pipeline.settings import Settings
+from pipeline.warehouse import storage
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("articles", "entities", "rejects", "runs", "article_entities")

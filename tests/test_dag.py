@@ -185,8 +185,9 @@ def test_run_without_data_interval_fails_clearly(dagbag: object) -> None:
         assert "data interval" in str(err.value) and "logical date" in str(err.value), task_id
 
 
-DETERMINISTIC = [("pipeline.quality", "QualityGateError"), ("pipeline.stages", "PublishError"),
-                 ("pipeline.settings", "SettingsError"), ("pipeline.catalog", "CatalogError")]
+DETERMINISTIC = [("pipeline.warehouse.quality", "QualityGateError"),
+                 ("pipeline.stages", "PublishError"), ("pipeline.settings", "SettingsError"),
+                 ("pipeline.catalog", "CatalogError")]
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -203,7 +204,7 @@ def test_deterministic_failures_are_not_retried(dagbag: object, monkeypatch: pyt
         raise error("batch 2023-01-31 blocked: empty_body_share 1.0")
 
     monkeypatch.setattr("pipeline.stages.publish_batch", fail)
-    monkeypatch.setattr("pipeline.catalog.refresh_catalog", fail)
+    monkeypatch.setattr("pipeline.catalog.views.refresh_catalog", fail)
     for task_id in ("publish", "refresh_catalog"):
         with run_context(), pytest.raises(AirflowFailException) as err:
             task_function(dagbag, task_id)(*TASK_ARGS[task_id])
@@ -213,7 +214,7 @@ def test_deterministic_failures_are_not_retried(dagbag: object, monkeypatch: pyt
 
 @pytest.mark.usefixtures("clean_env")
 @pytest.mark.parametrize(("module", "name"), [("builtins", "OSError"),
-                                              ("pipeline.storage", "BatchLockedError")])
+                                              ("pipeline.warehouse.storage", "BatchLockedError")])
 def test_transient_failures_are_retried(dagbag: object, monkeypatch: pytest.MonkeyPatch,
                                         module: str, name: str) -> None:
     error = getattr(import_module(module), name)

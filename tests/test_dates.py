@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import dates
-from pipeline.parse import build_article
-from pipeline.records import Fields, RawRecord
+from pipeline.ingest.records import Fields, RawRecord
+from pipeline.transform import dates
+from pipeline.transform.article import build_article
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -12,8 +12,11 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from pipeline import catalog, derived, readers, stages, storage
+from pipeline import stages
+from pipeline.catalog import views as catalog
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.warehouse import derived, storage
 from tests.conftest import SAMPLES
 from tests.test_sql_model import mentions_daily, view_rows
 

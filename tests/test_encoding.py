@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.encoding import DecodeError, decode
+from pipeline.ingest.encoding import DecodeError, decode
 
 
 def test_latin1_bbc_file_decodes_with_pound_sign(shared: Path) -> None:

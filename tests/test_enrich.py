@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import readers, stages
-from pipeline.enrich import ModelNotFoundError, resolve_model
+from pipeline import stages
+from pipeline.enrich.ner import ModelNotFoundError, resolve_model
+from pipeline.ingest import readers
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES
 

@@ -11,7 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline import enrich, readers, stages
+from pipeline import stages
+from pipeline.enrich import ner as enrich
+from pipeline.ingest import readers
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES
 

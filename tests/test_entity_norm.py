@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.entitynorm import clean, normalise_mentions
+from pipeline.enrich.entitynorm import clean, normalise_mentions
 
 
 def test_genitive_needs_evidence_for_the_bare_form() -> None:

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import readers, stages
-from pipeline.sanitise import display_name
+from pipeline import stages
+from pipeline.ingest import readers
+from pipeline.ingest.sanitise import display_name
 from pipeline.settings import Settings
 
 DAY = date(2023, 3, 1)

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.htmlpages import clean_title
-from pipeline.parse import build_article
-from pipeline.readers import InputFile, read_records
-from pipeline.records import Reject
+from pipeline.ingest.html import clean_title
+from pipeline.ingest.readers import InputFile, read_records
+from pipeline.ingest.records import Reject
 from pipeline.settings import Settings
+from pipeline.transform.article import build_article
 from tests.conftest import REPO
 
 BASELINE = REPO / "bench" / "baselines" / "html.json"

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pipeline.readers import InputFile, read_records
-from pipeline.records import RawRecord, Reject
+from pipeline.ingest.readers import InputFile, read_records
+from pipeline.ingest.records import RawRecord, Reject
 from pipeline.settings import Settings
 
 

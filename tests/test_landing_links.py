@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.readers import InputFile, landing_files, list_input_files, read_records
-from pipeline.records import RawRecord, Reject
+from pipeline.ingest.readers import InputFile, landing_files, list_input_files, read_records
+from pipeline.ingest.records import RawRecord, Reject
 from pipeline.settings import Settings
 
 ARTICLE = "Titel\n\nEin Artikel mit genug Text, um geladen zu werden.\n"
@@ -68,7 +68,7 @@ READ = ["a.txt", "link_in.txt", "rel_in.txt", "sub/b.txt"]
 
 def test_listing_reads_files_inside_and_refuses_the_rest(
         landing: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("INFO", logger="pipeline.readers"):
+    with caplog.at_level("INFO", logger="pipeline.ingest.readers"):
         listed = list_input_files(landing)
     refused = dict(REFUSED)
     if not (landing / "sock").exists():

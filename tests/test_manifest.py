@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import readers, stages
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES
 

@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import neardup, readers, stages
+from bench.neardup_memory import old_roots
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.transform import neardup
 
 WORDISH = st.text(st.sampled_from("aäbßcé日z _-\n.") | st.characters(), max_size=400)
 
@@ -97,62 +100,6 @@ def test_precision_on_hand_made_pairs(shared: Path) -> None:
 # --- Bounded clustering against the all-pairs reference -----------------------------------
 
 
-def _reference_roots(new_sigs: np.ndarray, earlier_sigs: np.ndarray,
-                     threshold: float = neardup.THRESHOLD) -> list[int]:
-    """``cluster_arrays`` before it was bounded (a copy): every pair of every bucket is verified.
-    Returns each new article's union-find root (earlier articles ``0..m-1``, new ``m..``)."""
-    band_keys, bands = neardup.band_keys, neardup.BANDS
-    m, n = len(earlier_sigs), len(new_sigs)
-    new_keys, old_keys = band_keys(new_sigs), band_keys(earlier_sigs)
-    later: list[np.ndarray] = []  # candidate pairs (later, earlier), indexes into all
-    earlier: list[np.ndarray] = []
-    for band in range(bands):
-        keys = new_keys[:, band]
-        if m:
-            order = np.argsort(old_keys[:, band], kind="stable")
-            ranked = old_keys[order, band]
-            lo = np.searchsorted(ranked, keys, "left")
-            counts = np.searchsorted(ranked, keys, "right") - lo
-            hit = np.flatnonzero(counts)
-            if hit.size:  # every new article with each earlier one of an equal key
-                c = counts[hit]
-                within = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
-                later.append(np.repeat(hit + m, c))
-                earlier.append(order[np.repeat(lo[hit], c) + within])
-        order = np.argsort(keys, kind="stable")  # pairs within the new articles
-        ranked = keys[order]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        ends = np.r_[starts[1:], n]
-        shared = ends - starts > 1  # only keys held by several new articles make pairs
-        for start, end in zip(starts[shared], ends[shared], strict=True):
-            group = np.sort(order[start:end])
-            before, after = np.triu_indices(len(group), 1)
-            later.append(m + group[after])
-            earlier.append(m + group[before])
-    size = m + n
-    codes = np.unique(np.concatenate(later) * size + np.concatenate(earlier)) if later else \
-        np.empty(0, dtype=np.int64)  # sorted: by later member, then earlier
-    first, second = codes // size, codes % size
-    sigs = np.concatenate([earlier_sigs, new_sigs]) if m else new_sigs
-    similar = np.empty(len(codes), dtype=bool)
-    for at in range(0, len(codes), 65_536):  # estimated Jaccard, a block of pairs at a time
-        i, j = first[at:at + 65_536], second[at:at + 65_536]
-        similar[at:at + 65_536] = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
-    parent = list(range(m + n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(first[similar].tolist(), second[similar].tolist(), strict=True):
-        if find(i) != find(j):
-            a, b = sorted((find(i), find(j)))
-            parent[b] = a  # the earlier member's root wins
-    return [find(m + i) for i in range(n)]
-
-
 def _reference_cluster_arrays(new_ids: list[str], new_sigs: np.ndarray, earlier_ids: list[str],
                               earlier_clusters: list[str], earlier_sigs: np.ndarray,
                               threshold: float = neardup.THRESHOLD) -> dict[str, str]:
@@ -160,7 +107,7 @@ def _reference_cluster_arrays(new_ids: list[str], new_sigs: np.ndarray, earlier_
     if not new_ids:
         return {}
     ids = [*earlier_clusters, *new_ids]
-    return {a: ids[r] for a, r in zip(new_ids, _reference_roots(new_sigs, earlier_sigs,
+    return {a: ids[r] for a, r in zip(new_ids, old_roots(new_sigs, earlier_sigs,
                                                                  threshold), strict=True)}
 
 
@@ -285,7 +232,7 @@ def test_clusters_never_join_more_than_all_pairs_and_equal_them_when_guaranteed(
                   earlier_share)
     if not len(b.new_sigs):
         return
-    reference = _reference_roots(b.new_sigs, b.earlier_sigs)
+    reference = old_roots(b.new_sigs, b.earlier_sigs)
     roots = b.roots()
     assert _refines(roots, reference)
     assert all(r >= ref for r, ref in zip(roots, reference, strict=True))  # a part's first
@@ -304,7 +251,7 @@ def test_tight_limits_still_never_join_more(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(neardup, "MAX_EARLIER", earlier)
     for seed in range(6):
         b = _families(np.random.default_rng(seed), 5, 30, 60, 3, 20, 0.5)
-        assert _refines(b.roots(), _reference_roots(b.new_sigs, b.earlier_sigs))
+        assert _refines(b.roots(), old_roots(b.new_sigs, b.earlier_sigs))
 
 
 def test_two_non_representatives_similar_only_to_each_other_stay_apart() -> None:

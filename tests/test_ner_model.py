@@ -35,8 +35,8 @@ def test_model_is_small() -> None:
 
 
 def test_entities_in_the_reference_article(nlp: object) -> None:
-    from pipeline.encoding import decode
-    from pipeline.textdump import parse_text_dump
+    from pipeline.ingest.encoding import decode
+    from pipeline.transform.textdump import parse_text_dump
 
     text, _ = decode((SAMPLES / "2023-01-31" / "000_5fa03b91928cf31a.txt").read_bytes())
     doc = nlp(parse_text_dump(text).body)  # type: ignore[operator]

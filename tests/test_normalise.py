@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import normalise
+from pipeline.transform import normalise
 
 
 @pytest.mark.parametrize(("text", "expected"), [

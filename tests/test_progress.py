@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import readers
 from pipeline.cli import main
+from pipeline.ingest import readers
 from pipeline.progress import (
     NO_PROGRESS,
     ClearStatusLine,

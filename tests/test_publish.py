@@ -10,9 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import readers, stages, storage
-from pipeline.catalog import refresh_catalog
+from pipeline import stages
+from pipeline.catalog.views import refresh_catalog
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.warehouse import storage
 from tests.conftest import SAMPLES
 
 DAY = date(2023, 2, 1)
@@ -114,7 +116,7 @@ def test_row_groups_have_the_configured_size(tmp_path: Path) -> None:
 
 
 def test_catalog_refresh_needs_a_published_batch(settings: Settings) -> None:
-    from pipeline.catalog import CatalogError
+    from pipeline.catalog.views import CatalogError
 
     with pytest.raises(CatalogError, match="nothing published"):
         refresh_catalog(settings)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import readers, stages, storage
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.warehouse import storage
 from tests.conftest import SAMPLES
 
 DAY = date(2023, 2, 1)

@@ -74,9 +74,10 @@ def test_thresholds_come_from_settings(tmp_path: Path, threshold: str,
 
 def test_a_source_that_goes_quiet_fails_the_volume_check(tmp_path: Path) -> None:
     """Three days with two outlets, then a day where one of them delivers nothing."""
-    from pipeline import readers, stages
-    from pipeline.quality import QualityGateError
+    from pipeline import stages
+    from pipeline.ingest import readers
     from pipeline.settings import Settings
+    from pipeline.warehouse.quality import QualityGateError
 
     settings = Settings.from_mapping({"warehouse": tmp_path / "wh", "ner_models": {}})
 

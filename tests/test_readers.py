@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.containers import walk
-from pipeline.formats import FormatOptions, detect_format, map_fields
-from pipeline.parse import build_article
-from pipeline.readers import READERS, InputFile, list_input_files, read_records
-from pipeline.records import RawRecord, Reject
+from pipeline.ingest.base import FormatOptions, detect_format, map_fields
+from pipeline.ingest.containers import walk
+from pipeline.ingest.readers import READERS, InputFile, list_input_files, read_records
+from pipeline.ingest.records import RawRecord, Reject
 from pipeline.settings import Settings
+from pipeline.transform.article import build_article
 from tests.conftest import REPO
 
 MIXED = REPO / "tests" / "fixtures" / "mixed"
@@ -244,7 +244,7 @@ def test_listing_skips_ignored_names_and_sorts_by_path_parts(
                  ".git/config", "_tmp/e.txt", "day.sha256", "f.json"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
-    with caplog.at_level("INFO", logger="pipeline.readers"):
+    with caplog.at_level("INFO", logger="pipeline.ingest.readers"):
         listed = list_input_files(tmp_path)
     # Path order compares folder by folder: "a/..." comes before "a-b.txt" ('/' > '-' as text).
     assert [f.relative for f in listed] == ["a/b.txt", "a/c/d.txt", "a-b.txt", "b.txt",

@@ -14,8 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import dates, quality, readers, stages, timex
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.transform import dates, timex
+from pipeline.warehouse import quality
 from tests.conftest import SAMPLES
 
 DAY = date(2023, 1, 31)
@@ -150,7 +153,7 @@ def _files(root: Path, n: int) -> None:
 
 def test_a_bug_on_one_record_is_that_records_internal_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import normalise
+    from pipeline.transform import normalise
 
     real = normalise.detect_language
 
@@ -164,7 +167,7 @@ def test_a_bug_on_one_record_is_that_records_internal_error(
     [(source_file, code, reason)] = con.execute(
         "SELECT source_file, reason_code, reason FROM rejects").fetchall()
     assert source_file == "003_x.txt" and code == "internal_error"
-    assert reason.startswith("parse (parse._row) failed: RuntimeError: simulated bug")
+    assert reason.startswith("parse (transform.article._row) failed: RuntimeError: simulated bug")
     status = dict(con.execute("SELECT \"check\", status FROM quality_checks").fetchall())
     assert status["internal_error_share"] == "pass"  # 0.005 <= 0.01
     con.close()
@@ -172,7 +175,7 @@ def test_a_bug_on_one_record_is_that_records_internal_error(
 
 def test_internal_errors_above_the_threshold_block_the_batch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import normalise
+    from pipeline.transform import normalise
 
     real = normalise.content_hash
     monkeypatch.setattr(normalise, "content_hash", lambda t, s, b: _boom() if "Nummer 1 " in b
@@ -188,7 +191,7 @@ def test_internal_errors_above_the_threshold_block_the_batch(
 
 def test_a_signature_failure_rejects_only_its_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import neardup
+    from pipeline.transform import neardup
 
     real = neardup.signatures
     monkeypatch.setattr(neardup, "signatures", lambda texts: _boom() if any(
@@ -206,7 +209,7 @@ def test_a_signature_failure_rejects_only_its_record(
 
 def test_a_ner_failure_rejects_only_its_article(tmp_path: Path, tiny_ner: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import enrich
+    from pipeline.enrich import ner as enrich
 
     real = enrich.mentions_of
     monkeypatch.setattr(enrich, "mentions_of", lambda doc: _boom() if "Nummer 5 " in doc.text
@@ -253,7 +256,7 @@ def test_a_long_text_is_signed_block_by_block_with_the_same_signature() -> None:
     """A 4 MB record took 600 MB in one block of hashes; blocks give the same signature."""
     import numpy as np
 
-    from pipeline import neardup
+    from pipeline.transform import neardup
 
     words = SEED.split()
     long_text = " ".join(words[i % len(words)] + str(i // len(words)) for i in range(30_000))
@@ -266,10 +269,10 @@ def test_a_bug_on_one_line_of_a_file_rejects_that_line_and_reads_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The read step: JSON Lines, CSV and feed items are records of one file; a bug on one
     must not cost the records after it."""
-    from pipeline import feeds, formats
+    from pipeline.ingest import feeds, structured
 
-    real_map, real_html = formats.map_fields, feeds.html_to_text
-    monkeypatch.setattr(formats, "map_fields", lambda obj, opts: _boom() if obj.get("title") ==
+    real_map, real_html = structured.map_fields, feeds.html_to_text
+    monkeypatch.setattr(structured, "map_fields", lambda obj, opts: _boom() if obj.get("title") ==
                         "ZWEIX" else real_map(obj, opts))
     monkeypatch.setattr(feeds, "html_to_text", lambda f: _boom() if f and "ZWEIX" in f
                         else real_html(f))

@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline import readers, stages
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
 from tests.conftest import SAMPLES
 

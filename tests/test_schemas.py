@@ -10,11 +10,13 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import readers, stages, storage
-from pipeline.docs import BEGIN, END, columns_markdown
-from pipeline.schemas import PARTITION_COLUMN, TABLES, file_schema, view_schema
+from pipeline import stages
+from pipeline.catalog.docs import BEGIN, END, columns_markdown
+from pipeline.catalog.sqlmodel import load_models
+from pipeline.ingest import readers
 from pipeline.settings import Settings
-from pipeline.sqlmodel import load_models
+from pipeline.warehouse import storage
+from pipeline.warehouse.schemas import PARTITION_COLUMN, TABLES, file_schema, view_schema
 from tests.conftest import REPO, SAMPLES
 
 
@@ -32,7 +34,7 @@ def test_every_stored_column_is_documented_with_its_view() -> None:
 def test_readme_column_reference_is_current() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    assert readme[start:end] == columns_markdown(), "run `python -m pipeline.docs --write`"
+    assert readme[start:end] == columns_markdown(), "run `python -m pipeline.catalog.docs --write`"
 
 
 def same_type(got: pa.DataType, want: pa.DataType) -> bool:

@@ -167,11 +167,11 @@ def test_published_batch_exits_0_while_another_process_holds_the_catalog(
 
 def test_readme_settings_reference_is_current() -> None:
     """The README's settings table is generated from the Settings class and its rules."""
-    from pipeline.docs import SETTINGS_BEGIN, SETTINGS_END, settings_markdown
+    from pipeline.catalog.docs import SETTINGS_BEGIN, SETTINGS_END, settings_markdown
     from tests.conftest import REPO
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     start, end = readme.index(SETTINGS_BEGIN), readme.index(SETTINGS_END) + len(SETTINGS_END)
-    assert readme[start:end] == settings_markdown(), "run `python -m pipeline.docs --write`"
+    assert readme[start:end] == settings_markdown(), "run `python -m pipeline.catalog.docs --write`"
     for name in RANGES:
         assert f"`{name}` (`NEWSETL_{name.upper()}`)" in readme

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipeline import sqlmodel
+from pipeline.catalog import sqlmodel
+from pipeline.catalog.docs import duckdb_type
 from pipeline.cli import main
-from pipeline.docs import duckdb_type
-from pipeline.schemas import TABLES, empty_table, view_schema
 from pipeline.settings import Settings
+from pipeline.warehouse.schemas import TABLES, empty_table, view_schema
 from tests.conftest import REPO
 
 SQL = REPO / "sql"

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.encoding import decode
-from pipeline.textdump import clean_paragraph, parse_file_name, parse_text_dump
+from pipeline.ingest.encoding import decode
+from pipeline.transform.textdump import clean_paragraph, parse_file_name, parse_text_dump
 
 
 def test_reference_dump_parts(shared: Path) -> None:

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import readers, stages, timex
+from pipeline import stages
+from pipeline.ingest import readers
 from pipeline.settings import Settings
+from pipeline.transform import timex
 
 THURSDAY = date(2023, 2, 2)
 

@@ -1,26 +1,13 @@
-"""Format detection, per-source options and field mapping, and the plain-data readers.
+"""The readers' shared base: format names and detection, per-source reading options, the read
+context, line iteration with per-line decoding, field mapping of structured records and the
+per-record isolation (``isolated``) every multi-record reader uses.
 
-Every reader turns one leaf file (see :mod:`pipeline.containers`) into
-:class:`~pipeline.records.RawRecord` s or :class:`~pipeline.records.Reject` s and never raises
-for bad input. Readers here: text dumps, JSON Lines, JSON documents, CSV/TSV. HTML and WARC live
-in :mod:`pipeline.htmlpages`, RSS/Atom/JSON Feed in :mod:`pipeline.feeds`.
-
-Field mapping: a record's keys are matched to the article fields by a list of candidate names per
-field (news-please's ``maintext``/``date_publish``/... first, then common names). A source's own
-mapping (settings ``formats``, by file-name glob) is tried before the defaults, e.g.::
-
-    [newsetl.formats."*10kgnad*.csv"]
-    delimiter = ";"
-    quotechar = "'"
-    header = "no"
-    columns = "section,body"
+Readers (``text``, ``structured``, ``html``, ``feeds``) import this module and never each other.
 """
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -28,15 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipeline.containers import Leaf
-from pipeline.encoding import DecodeError, decode_document, repair_mojibake
-from pipeline.records import Fields, RawRecord, Reject
+from pipeline.ingest.containers import Leaf
+from pipeline.ingest.encoding import DecodeError, decode_document, repair_mojibake
+from pipeline.ingest.records import Fields, RawRecord, Reject
 
 LOGGER = logging.getLogger(__name__)
 
+
 FORMATS = ("text", "jsonl", "json", "csv", "tsv", "html", "feed", "warc")
+
+
 TARGETS = ("body", "title", "teaser", "published", "modified", "url", "authors", "language",
            "site_name", "section", "source_id")
+
+
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "body": ("maintext", "body", "text", "content", "article", "articleBody", "content_text",
              "full_text", "fulltext", "story"),
@@ -55,7 +47,11 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "section": ("section", "category", "categories", "label", "topic", "rubric"),
     "source_id": ("id", "guid", "uuid", "_id", "article_id", "doc_id"),
 }
+
+
 NEWSPLEASE_KEYS = frozenset({"maintext", "date_publish", "source_domain"})
+
+
 _OPTION_KEYS = {"format", "delimiter", "quotechar", "header", "columns", "encoding"}
 
 
@@ -109,12 +105,14 @@ def options_for(names: list[str], table: Mapping[str, Mapping[str, str]]) -> For
     return FormatOptions()
 
 
-# --- detection ---------------------------------------------------------------------------------
-
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
                ".tsv": "tsv", ".tab": "tsv", ".html": "html", ".htm": "html", ".xhtml": "html",
                ".rss": "feed", ".atom": "feed", ".warc": "warc", ".arc": "warc"}
+
+
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
+
+
 _HTML_START = re.compile(rb"<(!doctype\s+html|html|head|body|meta|title)[\s>]", re.IGNORECASE)
 
 
@@ -123,7 +121,7 @@ def detect_format(name: str, head: bytes, forced: str | None = None) -> str:
     (WARC, feeds, HTML, JSON), else the extension, else ``text``."""
     if forced:
         return forced
-    stripped = _strip_bom(head).lstrip()
+    stripped = strip_bom(head).lstrip()
     if stripped.startswith((b"WARC/", b"filedesc://")):
         return "warc"
     ext = PurePosixPath(name.lower()).suffix
@@ -147,11 +145,9 @@ def detect_format(name: str, head: bytes, forced: str | None = None) -> str:
     return "text"
 
 
-def _strip_bom(data: bytes) -> bytes:
+def strip_bom(data: bytes) -> bytes:
     return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
-
-# --- shared helpers ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ReadContext:
@@ -182,6 +178,18 @@ def read_document(leaf: Leaf, ctx: ReadContext, limit: int) -> bytes | Reject:
     return data
 
 
+def read_decoded(leaf: Leaf, ctx: ReadContext, limit: int
+                 ) -> tuple[str, str, tuple[str, ...]] | Reject:
+    """``read_document`` decoded: (text, encoding, warnings), or the reject of the file."""
+    data = read_document(leaf, ctx, limit)
+    if isinstance(data, Reject):
+        return data
+    try:
+        return decode_document(data)
+    except DecodeError as exc:
+        return ctx.reject(leaf, "file", exc.reason_code, str(exc), data)
+
+
 @dataclass(frozen=True)
 class Line:
     number: int
@@ -206,7 +214,7 @@ def iter_lines(leaf: Leaf, ctx: ReadContext) -> Iterator[Line | Reject]:
         if too_long:
             yield _too_long(leaf, ctx, number, raw)
             continue
-        raw = _strip_bom(raw) if number == 1 else raw
+        raw = strip_bom(raw) if number == 1 else raw
         if not raw.strip():
             yield Line(number, "", "utf-8", ())
             continue
@@ -343,22 +351,6 @@ def structured_record(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, fiel
                      fields)
 
 
-# --- readers -----------------------------------------------------------------------------------
-
-def read_text(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
-    """A text dump holds one article: the whole decoded file is one record."""
-    data = read_document(leaf, ctx, ctx.max_record_bytes)
-    if isinstance(data, Reject):
-        yield data
-        return
-    try:
-        text, encoding, warnings = decode_document(data)
-    except DecodeError as exc:
-        yield ctx.reject(leaf, "file", exc.reason_code, str(exc), data)
-        return
-    yield RawRecord(ctx.source_file, "file", text, encoding, warnings, leaf.member, "text")
-
-
 def isolated(ctx: ReadContext, leaf: Leaf, locator: str, stage: str,
              build: Callable[[], RawRecord | Reject], raw: str | bytes | None = None
              ) -> RawRecord | Reject:
@@ -374,149 +366,50 @@ def isolated(ctx: ReadContext, leaf: Leaf, locator: str, stage: str,
                           f"read ({stage}) failed: {type(exc).__name__}: {exc}"[:2000], raw)
 
 
-def _record_from_object(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, obj: Any,
-                        encoding: str, warnings: tuple[str, ...], raw: str
-                        ) -> RawRecord | Reject:
-    return isolated(ctx, leaf, locator, f"{fmt} record", lambda: _object_record(
-        ctx, leaf, fmt, locator, obj, encoding, warnings, raw), raw)
+_BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr",
+           "section", "article", "figcaption", "pre"}
 
 
-def _object_record(ctx: ReadContext, leaf: Leaf, fmt: str, locator: str, obj: Any,
-                   encoding: str, warnings: tuple[str, ...], raw: str) -> RawRecord | Reject:
-    if not isinstance(obj, dict):
-        return ctx.reject(leaf, locator, "not_an_object",
-                          f"{locator}: expected a JSON object, got {type(obj).__name__}", raw)
-    fields, why = map_fields(obj, ctx.options)
-    if fields is None:
-        return ctx.reject(leaf, locator, "no_body", f"{locator}: {why}", raw)
-    return structured_record(ctx, leaf, fmt, locator, fields, encoding, warnings)
+def html_to_text(fragment: str | None) -> str | None:
+    """Paragraph text of an HTML fragment (feed content), without tags, scripts or styles."""
+    if not fragment or not fragment.strip():
+        return None
+    if "<" not in fragment:
+        return " ".join(fragment.split()) or None
+    import lxml.html
+    from lxml.etree import ParserError
 
-
-def read_jsonl(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
-    """JSON Lines: one object per line; a bad line is one reject, the rest loads."""
-    for line in iter_lines(leaf, ctx):
-        if isinstance(line, Reject):
-            yield line
-            continue
-        if not line.text.strip():
-            continue
-        locator = f"line {line.number}"
-        try:
-            obj = json.loads(line.text)
-        except json.JSONDecodeError as exc:
-            yield ctx.reject(leaf, locator, "invalid_json", f"{locator}: invalid JSON: {exc}",
-                             line.text)
-            continue
-        yield _record_from_object(ctx, leaf, "jsonl", locator, obj, line.encoding,
-                                  line.warnings, line.text)
-
-
-_LIST_KEYS = ("articles", "items", "data", "records", "results", "docs", "documents")
-
-
-def read_json(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
-    """A JSON document: an array of records, an object holding one (``articles``, ``items``,
-    ...), a JSON Feed, or a single record."""
-    data = read_document(leaf, ctx, ctx.max_document_bytes)
-    if isinstance(data, Reject):
-        yield data
-        return
     try:
-        text, encoding, warnings = decode_document(data)
-        doc = json.loads(text)
-    except DecodeError as exc:
-        yield ctx.reject(leaf, "file", exc.reason_code, str(exc), data)
-        return
-    except json.JSONDecodeError as exc:
-        yield ctx.reject(leaf, "file", "invalid_json", f"invalid JSON document: {exc}", data)
-        return
-    if isinstance(doc, dict) and str(doc.get("version", "")).startswith("https://jsonfeed.org"):
-        from pipeline.feeds import jsonfeed_records
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ParserError, ValueError):
+        return " ".join(fragment.split()) or None
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    paragraphs: list[str] = []
+    current: list[str] = []
 
-        yield from jsonfeed_records(doc, leaf, ctx, encoding, warnings)
-        return
-    items: Any = doc
-    if isinstance(doc, dict):
-        items = next((doc[k] for k in _LIST_KEYS if isinstance(doc.get(k), list)), [doc])
-    if not isinstance(items, list):
-        yield ctx.reject(leaf, "file", "not_an_object",
-                         f"expected a JSON object or array, got {type(doc).__name__}", data)
-        return
-    if not items:
-        yield ctx.reject(leaf, "file", "empty_file", "JSON document holds no records", data)
-        return
-    for index, obj in enumerate(items, 1):
-        raw = json.dumps(obj, ensure_ascii=False)[:400] if obj is not None else "null"
-        yield _record_from_object(ctx, leaf, "json", f"item {index}", obj, encoding, warnings,
-                                  raw)
+    def flush() -> None:
+        text = " ".join(" ".join(current).split())
+        if text:
+            paragraphs.append(text)
+        current.clear()
+
+    for event, el in _walk(root):
+        if event == "text":
+            current.append(el)
+        elif event in {"start", "end"} and el in _BLOCKS:
+            flush()
+    flush()
+    return "\n\n".join(paragraphs) or None
 
 
-def read_csv(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
-    """CSV/TSV with a header (mapped like JSON keys) or configured ``columns``."""
-    fmt = "tsv" if leaf.name.lower().endswith((".tsv", ".tab")) else "csv"
-    opts = ctx.options
-    line_rejects: list[Reject] = []
-    last: list[Line] = []  # the line a row ended on: its encoding and warnings go on the record
-
-    def lines() -> Iterator[str]:
-        for line in iter_lines(leaf, ctx):
-            if isinstance(line, Reject):
-                line_rejects.append(line)
-                continue
-            last[:] = [line]
-            yield line.text + "\n"  # csv needs the newline to keep quoted multi-line fields
-
-    sample = _strip_bom(leaf.head).decode("utf-8", errors="replace")
-    delimiter = opts.delimiter or ("\t" if fmt == "tsv" else _sniff_delimiter(sample))
-    quotechar = opts.quotechar or '"'
-    csv.field_size_limit(max(ctx.max_record_bytes, 131072))
-    reader = csv.reader(lines(), delimiter=delimiter, quotechar=quotechar)
-    header: list[str] | None = None
-    row_no = 0
-    try:
-        for row in reader:
-            yield from line_rejects
-            line_rejects.clear()
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                if opts.columns:
-                    header = list(opts.columns)
-                    if opts.header is True:
-                        continue  # the file's own header row, replaced by `columns`
-                elif opts.header is False or not _looks_like_header(row, opts):
-                    yield ctx.reject(leaf, "file", "unmapped_columns",
-                                     "CSV has no recognisable header and no column mapping: set "
-                                     "formats.<glob>.columns (and header) in the settings",
-                                     delimiter.join(row))
-                    return
-                else:
-                    header = [c.strip() for c in row]
-                    continue
-            names = header
-            row_no += 1
-            locator = f"row {row_no}"
-            if len(row) != len(names):
-                yield ctx.reject(leaf, locator, "bad_row",
-                                 f"{locator}: {len(row)} fields, expected {len(names)}",
-                                 delimiter.join(row))
-                continue
-            obj = dict(zip(names, row, strict=True))
-            encoding, warnings = (last[0].encoding, last[0].warnings) if last else ("utf-8", ())
-            yield _record_from_object(ctx, leaf, fmt, locator, obj, encoding, warnings,
-                                      delimiter.join(row))
-    except csv.Error as exc:
-        yield ctx.reject(leaf, f"row {row_no + 1}", "bad_row", f"CSV error: {exc}")
-    yield from line_rejects
-
-
-def _sniff_delimiter(sample: str) -> str:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
-def _looks_like_header(row: list[str], opts: FormatOptions) -> bool:
-    known = {k.lower() for t in TARGETS for k in opts.candidates(t)}
-    return any(cell.strip().lower() in known for cell in row)
+def _walk(el: Any) -> Iterator[tuple[str, Any]]:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    yield "start", tag
+    if el.text and tag:
+        yield "text", el.text
+    for child in el:
+        yield from _walk(child)
+        if child.tail:
+            yield "text", child.tail
+    yield "end", tag

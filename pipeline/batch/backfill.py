@@ -18,8 +18,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline import readers, stages
-from pipeline.enrich import collect_before_fork
+from pipeline import stages
+from pipeline.enrich.ner import collect_before_fork
+from pipeline.ingest import readers
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
 
@@ -76,7 +77,7 @@ def backfill(archive: Path, start: date, end: date, settings: Settings, parallel
     ``on_day`` gets each day's result as it arrives; ``progress`` counts days as ``backfill``
     (done/total, with loaded/skipped/failed tallies).
     """
-    from pipeline.catalog import refresh_catalog
+    from pipeline.catalog.views import refresh_catalog
 
     results: list[DayResult] = []
     todo = days(start, end)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, BinaryIO
 
-from pipeline.containers import Leaf
-from pipeline.encoding import DecodeError, decode_document
-from pipeline.formats import ReadContext, isolated, read_document, structured_record
-from pipeline.records import Fields, RawRecord, Reject
+from pipeline.ingest.base import ReadContext, isolated, read_document, structured_record
+from pipeline.ingest.containers import Leaf
+from pipeline.ingest.encoding import DecodeError, decode_document
+from pipeline.ingest.records import Fields, RawRecord, Reject
 
 LOGGER = logging.getLogger(__name__)
 MIN_PAGE_CHARS = 50
@@ -146,21 +146,24 @@ def read_warc(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
                              f"{item.fields.get('warc-type')} record cannot be parsed: "
                              f"{type(exc).__name__}: {exc}", item.header)
             continue
-        if ctype and "html" not in ctype.lower():
-            yield ctx.reject(leaf, locator, "not_html",
-                             f"{uri}: {ctype} response, not an HTML page", payload[:200])
-            continue
-        if not item.complete or len(payload) > ctx.max_record_bytes:
-            yield ctx.reject(leaf, locator, "too_large",
-                             f"{uri}: page larger than {ctx.max_record_bytes} bytes", payload)
-            continue
-        if not payload.strip():
-            yield ctx.reject(leaf, locator, "no_text", f"{uri}: empty response body")
-            continue
-        yield isolated(ctx, leaf, locator, "warc record",
-                       partial(_page, leaf, ctx, payload, locator, "warc", uri, date), payload)
+        yield _response(leaf, ctx, locator, uri, date, ctype, payload, item.complete)
     if skipped:
         LOGGER.debug("%s: skipped %d non-response WARC records", ctx.source_file, skipped)
+
+
+def _response(leaf: Leaf, ctx: ReadContext, locator: str, uri: str | None, date: str | None,
+              ctype: str | None, payload: bytes, complete: bool) -> RawRecord | Reject:
+    """One WARC/ARC response as a page, or why not (not HTML, too large, empty)."""
+    if ctype and "html" not in ctype.lower():
+        return ctx.reject(leaf, locator, "not_html",
+                          f"{uri}: {ctype} response, not an HTML page", payload[:200])
+    if not complete or len(payload) > ctx.max_record_bytes:
+        return ctx.reject(leaf, locator, "too_large",
+                          f"{uri}: page larger than {ctx.max_record_bytes} bytes", payload)
+    if not payload.strip():
+        return ctx.reject(leaf, locator, "no_text", f"{uri}: empty response body")
+    return isolated(ctx, leaf, locator, "warc record",
+                    partial(_page, leaf, ctx, payload, locator, "warc", uri, date), payload)
 
 
 def _read_arc(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
@@ -180,18 +183,7 @@ def _read_arc(leaf: Leaf, ctx: ReadContext) -> Iterator[RawRecord | Reject]:
             payload = record.content_stream().read(ctx.max_record_bytes + 1)
             # get_record_offset() reads the record to its end: only after the payload.
             locator = f"offset {it.get_record_offset()}"
-            if ctype and "html" not in ctype.lower():
-                yield ctx.reject(leaf, locator, "not_html",
-                                 f"{uri}: {ctype} response, not an HTML page", payload[:200])
-                continue
-            if len(payload) > ctx.max_record_bytes:
-                yield ctx.reject(leaf, locator, "too_large",
-                                 f"{uri}: page larger than {ctx.max_record_bytes} bytes", payload)
-                continue
-            if not payload.strip():
-                yield ctx.reject(leaf, locator, "no_text", f"{uri}: empty response body")
-                continue
-            yield _page(leaf, ctx, payload, locator, "warc", uri, date)
+            yield _response(leaf, ctx, locator, uri, date, ctype, payload, True)
     except ArchiveLoadFailed as exc:
         yield ctx.reject(leaf, "file", "corrupt_archive", f"not a readable WARC: {exc}")
 

@@ -24,8 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Final
 
-from pipeline import storage
 from pipeline.settings import Settings
+from pipeline.warehouse import storage
 
 LOGGER = logging.getLogger(__name__)
 

@@ -266,7 +266,7 @@ def _chunks(items: Iterable[tuple[K, str]], size: int) -> Iterator[list[tuple[K,
 def entity_rows(article_id: str, mentions: Sequence[Mention], label: str,
                 known: Collection[str]) -> list[dict[str, Any]]:
     """``entities`` rows (without run_id) of one article, with normalised names."""
-    from pipeline.entitynorm import normalise_mentions
+    from pipeline.enrich.entitynorm import normalise_mentions
 
     norms = normalise_mentions([(m[0], m[1]) for m in mentions], known)
     return [{"article_id": article_id, "text": text, "label": ent_label, "norm": norm,

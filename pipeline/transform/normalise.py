@@ -1,6 +1,6 @@
 """Small typed normalisers: language, counts, ids, hashes, URLs and inline text.
 
-Dates have their own module, :mod:`pipeline.dates`.
+Dates have their own module, :mod:`pipeline.transform.dates`.
 
 Error policy: a normaliser never raises on bad input; it returns ``None`` (unknown) and the caller
 records a warning naming the value. Every function here is idempotent where that makes sense
@@ -115,7 +115,7 @@ def article_id(url: str | None, source_id: str | None, content: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-LANGUAGE_MODEL = Path(__file__).resolve().parents[1] / "models" / "langid" / "lid.176.ftz"
+LANGUAGE_MODEL = Path(__file__).resolve().parents[2] / "models" / "langid" / "lid.176.ftz"
 """fastText's language identification model (176 languages, 0.9 MB, CC BY-SA 3.0)."""
 _LABEL = "__label__"
 

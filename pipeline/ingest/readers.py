@@ -1,11 +1,11 @@
 """Find input files and turn each into raw records (or rejects), with lineage.
 
-Archives and compressed files are walked as streams (:mod:`pipeline.containers`); each leaf file
-goes to the reader of its format (:func:`pipeline.formats.detect_format`: content first, then
-extension; settings ``formats`` can force one per file glob). Readers form a small registry,
-``READERS``: format name -> generator of records. A reader never raises for bad input: a record
-it cannot use becomes a :class:`~pipeline.records.Reject`, a file it cannot read at all becomes
-one ``file`` reject.
+Archives and compressed files are walked as streams (:mod:`pipeline.ingest.containers`); each
+leaf file goes to the reader of its format (:func:`pipeline.ingest.base.detect_format`: content
+first, then extension; settings ``formats`` can force one per file glob). Readers form a small
+registry, ``READERS``: format name -> generator of records. A reader never raises for bad input:
+a record it cannot use becomes a :class:`~pipeline.ingest.records.Reject`, a file it cannot read
+at all becomes one ``file`` reject.
 """
 
 from __future__ import annotations
@@ -22,21 +22,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline.containers import archive_error, walk
-from pipeline.feeds import read_feed
-from pipeline.formats import (
-    LeafReader,
-    ReadContext,
-    detect_format,
-    options_for,
-    read_csv,
-    read_json,
-    read_jsonl,
-    read_text,
-)
-from pipeline.htmlpages import read_html, read_warc
-from pipeline.records import RawRecord, Reject
-from pipeline.sanitise import clean_record, clean_reject, display_name
+from pipeline.ingest.base import LeafReader, ReadContext, detect_format, options_for
+from pipeline.ingest.containers import archive_error, walk
+from pipeline.ingest.feeds import read_feed
+from pipeline.ingest.html import read_html, read_warc
+from pipeline.ingest.records import RawRecord, Reject
+from pipeline.ingest.sanitise import clean_record, clean_reject, display_name
+from pipeline.ingest.structured import read_csv, read_json, read_jsonl
+from pipeline.ingest.text import read_text
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -87,7 +80,7 @@ def read_records(item: InputFile, settings: Settings) -> Iterator[RawRecord | Re
 
     Nothing escapes: an unreadable file, a broken archive or a reader bug becomes a reject (with
     the record count it broke off after), and what was read before it stays loaded. Every
-    record and reject leaves here sanitised (:mod:`pipeline.sanitise`): no later step meets a
+    record and reject leaves here sanitised (:mod:`pipeline.ingest.sanitise`): no later step meets a
     lone surrogate or a control character.
     """
     for rec in _read_records(item, settings):

@@ -53,7 +53,7 @@ ARTICLES = pa.schema([
     _f("content_hash", pa.string(), False),
     _f("duplicate_cluster_id", pa.string(), False),
     # MinHash signature of the body (128 values): the index later batches are clustered
-    # against (pipeline.neardup). Internal: the articles view hides it.
+    # against (pipeline.transform.neardup). Internal: the articles view hides it.
     _f("minhash", pa.list_(pa.uint32()), False),
     _f("encoding", pa.string(), False),
     _f("layout", pa.string(), False),
@@ -75,7 +75,7 @@ ENTITIES = pa.schema([
     _f("run_id", pa.string(), False),
 ])
 
-# Derived at publish from the batch's articles and entities (pipeline.derived).
+# Derived at publish from the batch's articles and entities (pipeline.warehouse.derived).
 ARTICLE_ENTITIES = pa.schema([
     _f("article_id", pa.string(), False),
     _f("batch_date", pa.date32(), False),

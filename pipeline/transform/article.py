@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipeline import dates, neardup, normalise
-from pipeline.records import RawRecord, Reject
-from pipeline.textdump import (
+from pipeline.ingest.base import options_for
+from pipeline.ingest.records import RawRecord, Reject
+from pipeline.settings import Settings
+from pipeline.transform import dates, neardup, normalise, timex
+from pipeline.transform.textdump import (
     clean_paragraph,
     parse_file_name,
     parse_text_dump,
@@ -201,3 +204,44 @@ def _row(record: RawRecord, run_id: str, d: _Draft, batch_date: date | None,
         "warnings": d.warnings,
         "run_id": run_id,
     }
+
+
+def time_mentions(row: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """``time_mentions`` rows of one article, resolved against its local publication date."""
+    local = row["published_local"]
+    published = date.fromisoformat(local[:10]) if local and len(local) >= 10 else (
+        date(int(local[:4]), int(local[5:7]) if len(local) >= 7 else 1, 1) if local else None)
+    precision = row["published_precision"] if row["published_source"] != "batch" else None
+    return [{"article_id": row["article_id"], "text": m.text, "start_char": m.start_char,
+             "end_char": m.end_char, "value": m.value, "precision": m.precision,
+             "note": m.note, "run_id": run_id}
+            for m in timex.find(row["body"], published, precision)]
+
+
+def reuse_row(old: dict[str, Any], relative: str, old_name: str, batch_date: date,
+              old_batch: date, run_id: str, settings: Settings) -> dict[str, Any] | None:
+    """``old`` (a row parsed from the same bytes under ``old_name`` in batch ``old_batch``, without
+    its partition column) as parsing ``relative`` in this batch would give it, or None when that
+    is not certain: ``build_article``'s counterpart for a file an earlier batch already read.
+
+    Only plain text dumps qualify: for them, what depends on the file name (source id,
+    sequence, site folder, article id) is recomputed here, and everything else comes from the
+    bytes. The publication date must not depend on the batch or the name: a date chosen
+    without flags from the content, a batch no earlier than the old one (plausibility only
+    widens), the same date (or none) in both names, and the same format options."""
+    new_leaf, old_leaf = relative.rsplit("/", 1)[-1], old_name.rsplit("/", 1)[-1]
+    if (old["format"] != "text" or old["member"] is not None or old["published_flag"]
+            or old["published_source"] in (None, "path", "batch") or batch_date < old_batch
+            or os.path.splitext(new_leaf)[1] != os.path.splitext(old_leaf)[1]
+            or dates.date_in_name(new_leaf) != dates.date_in_name(old_leaf)
+            or options_for([relative], settings.formats) != options_for([old_name],
+                                                                        settings.formats)):
+        return None
+    name = parse_file_name(new_leaf)
+    row = dict(old)
+    row.update(
+        article_id=normalise.article_id(old["url"], name.source_id, old["content_hash"]),
+        source_file=relative, source_id=name.source_id, sequence=name.sequence,
+        site_name=folder_source(relative), duplicate_cluster_id="", ner_model=None,
+        run_id=run_id)
+    return row

@@ -3,7 +3,7 @@
 ``sql/models.yml`` is the one place where every view and column of ``news.duckdb`` is described,
 with dbt-style tests. This module reads it, compiles each test to a query counting the rows that
 break it, and checks that the file and the views agree column for column. ``newsetl validate``
-and the test suite use it; ``pipeline.docs`` renders the README's column reference from it.
+and the test suite use it; ``pipeline.catalog.docs`` renders the README's column reference from it.
 
 Test SQL is assembled from identifiers of the YAML file (quoted) and values passed as bind
 parameters; an ``expression`` test is SQL by design and trusted like the view files beside it.

@@ -33,7 +33,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.schemas import TABLES, file_schema
+from pipeline.warehouse.schemas import TABLES, file_schema
 
 LOGGER = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.settings import Settings
-from pipeline.storage import CATALOG, Warehouse
+from pipeline.warehouse.storage import CATALOG, Warehouse
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
     analysts' open connections valid across nightly publishes: replacing the file under an open
     DuckDB connection breaks it. It is also rebuilt when the warehouse folder has moved, for the
     absolute path that attached catalogs read (``built_warehouse_root``). Batches published
-    before a derived table existed get it first (``pipeline.derived.ensure_derived``), so the
-    views find it for every batch.
+    before a derived table existed get it first (``pipeline.warehouse.derived.ensure_derived``),
+    so the views find it for every batch.
     """
     import duckdb
 
-    from pipeline.derived import ensure_derived
+    from pipeline.warehouse.derived import ensure_derived
 
     wh = Warehouse(settings.warehouse)
     if not wh.published_batches():

@@ -1,8 +1,9 @@
 """Text hygiene at the reader boundary: what a record carries is valid, printable Unicode.
 
-Applied once to every record and reject as it leaves :func:`pipeline.readers.read_records`, so
-no later step (language detection, hashing, the Parquet writer, a terminal showing a query
-result) meets a lone surrogate, a NUL or an escape sequence:
+Applied once to every record and reject as it leaves
+:func:`pipeline.ingest.readers.read_records`, so no later step (language detection, hashing, the
+Parquet writer, a terminal showing a query result) meets a lone surrogate, a NUL or an escape
+sequence:
 
 - lone surrogates (``\\ud800`` from a JSON escape, ``\\udcff`` from a non-UTF-8 file name read
   with ``surrogateescape``) are replaced by U+FFFD;
@@ -20,7 +21,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from pipeline.records import RawRecord, Reject
+from pipeline.ingest.records import RawRecord, Reject
 
 _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _SURROGATE = "\ud800-\udfff"

@@ -418,7 +418,6 @@ def date_in_name(name: str) -> ParsedDate | None:
         return None
 
 
-
 # --- choosing the publication date -------------------------------------------------------------
 
 # Where a date came from, in order of trust, with the confidence recorded for it.
