@@ -51,3 +51,29 @@ def test_normalising_is_idempotent_and_keeps_order(mentions: list[tuple[str, str
     again = normalise_mentions(list(zip(norms, (lab for _, lab in mentions), strict=True)))
     assert again == norms
     assert all(clean(n) == n or not clean(n) for n in norms)
+
+
+def test_english_titles_articles_and_initialisms() -> None:
+    """BBC-style English: ``Prime Minister Tony Blair`` is Tony Blair, ``the BBC`` is BBC,
+    ``U.S.`` and ``US`` group together; ``The Hague`` and a lone ``President Bush`` stay."""
+    got = normalise_mentions([
+        ("Prime Minister Tony Blair", "PER"), ("Blair's", "PER"), ("Mr Blair", "PER"),
+        ("the BBC", "ORG"), ("BBC", "ORG"), ("U.S.", "LOC"), ("US", "LOC"), ("the U.S", "LOC"),
+        ("The Hague", "LOC"), ("President Bush", "PER"), ("U.N.", "ORG")])
+    assert got == ["Tony Blair", "Tony Blair", "Tony Blair", "BBC", "BBC", "US", "US", "US",
+                   "The Hague", "President Bush", "UN"]
+
+
+def test_the_goes_only_with_evidence() -> None:
+    assert normalise_mentions([("the Guardian", "ORG"), ("Guardian", "ORG"),
+                               ("The Times", "ORG")]) == ["Guardian", "Guardian", "The Times"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(
+    ["Prime Minister Tony Blair", "Tony Blair", "Blair", "Mr Blair", "the BBC", "BBC", "U.S.",
+     "US", "The Hague", "NATO", "Jens Stoltenberg", "Stoltenbergs", "Südkoreas", "Südkorea"]),
+    st.sampled_from(["PER", "LOC", "ORG"])), max_size=8))
+def test_english_norms_are_idempotent(mentions: list[tuple[str, str]]) -> None:
+    once = normalise_mentions(mentions)
+    assert normalise_mentions(list(zip(once, [label for _, label in mentions],
+                                       strict=True))) == once

@@ -151,3 +151,33 @@ def test_a_new_model_re_enriches_carried_over_articles_without_re_reading(
     ids = con.execute("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchone()
     assert ids is not None and ids[0] == ids[1]
     con.close()
+
+
+@pytest.mark.slow
+def test_backfill_re_enriches_days_of_an_older_model_and_skips_current_ones(
+        tmp_path: Path, tiny_ner: Path) -> None:
+    """The route to re-enrich an archive after a model upgrade: a backfill over it runs the
+    days whose articles another model enriched (carrying their files over, not re-reading
+    them) and skips the days already enriched by the configured model."""
+    from pipeline.batch.backfill import backfill
+
+    s = {"warehouse": tmp_path / "wh", "ner_processes": 1, "parse_processes": 1,
+         "quality_gate": False}
+    v1 = _model(tiny_ner, tmp_path / "v1", "0.0.1", [])
+    v2 = _model(tiny_ner, tmp_path / "v2", "0.0.2", [{"label": "PER", "pattern": "Brocken"}])
+
+    def run(model: Path) -> list[str]:
+        settings = Settings.from_mapping({**s, "ner_models": {"de": str(model)}})
+        return [r.status for r in backfill(SAMPLES, DAY, DAY, settings)]
+
+    assert run(v1) == ["loaded"]
+    assert run(v1) == ["skipped"]
+    assert run(v2) == ["loaded"]  # the model changed: enriched again
+    con = duckdb.connect(str(tmp_path / "wh" / "news.duckdb"), read_only=True)
+    assert {m for (m,) in con.execute("SELECT DISTINCT ner_model FROM articles "
+                                      "WHERE language = 'de'").fetchall()} == {
+        "de_tiny_ruler-0.0.2"}
+    status = _status(con)
+    assert {f for f, st in status.items() if st != "unchanged"} <= _duplicated(con)
+    con.close()
+    assert run(v2) == ["skipped"]

@@ -1,8 +1,11 @@
 """Backfill: every day of an archive laid out like the landing folder, safely re-runnable.
 
 A day is one batch (``<archive>/YYYY-MM-DD/``), run by the same stage functions as the nightly
-DAG. A day whose current run used the same inputs (``runs.input_fingerprint``) and the same code
-version is skipped, so an interrupted backfill restarts where it stopped; ``force`` re-does it.
+DAG. A day whose current run used the same inputs (``runs.input_fingerprint``), the same code
+version and, for every language, the NER model configured now is skipped, so an interrupted
+backfill restarts where it stopped; ``force`` re-does it. A day enriched by an older model is run
+again: its unchanged files are carried over, not re-read, and only their articles are enriched
+again (the route to re-enrich an archive after a model upgrade).
 Days run in parallel processes when asked (each batch has its own lock, so two days never touch
 each other's partitions); the catalog is refreshed once at the end. Progress is reported in days,
 from this process as results arrive (workers stay silent).
@@ -19,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import stages
+from pipeline.batch.plan import ner_labels
 from pipeline.enrich.ner import collect_before_fork
 from pipeline.ingest import readers
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
+from pipeline.warehouse.storage import Warehouse
 
 LOGGER = logging.getLogger(__name__)
 
@@ -50,9 +55,10 @@ def run_day(archive: Path, day: date, settings: Settings, force: bool) -> DayRes
     current = stages.current_run(settings, day)
     if current is not None and not force:
         same_code = current["code_version"] == settings.resolved_code_version()
-        if same_code and current.get("input_fingerprint") == stages.input_fingerprint(files):
+        if same_code and current.get("input_fingerprint") == stages.input_fingerprint(files) \
+                and _enriched_by_current_models(settings, day):
             return DayResult(day, "skipped", f"run {current['run_id']} already published "
-                             "these inputs with this code version")
+                             "these inputs with this code version and these NER models")
     try:
         plan = stages.plan_batch(files, day, settings)
         parsed = [stages.parse_shard(shard, day, settings) for shard in plan.shards]
@@ -62,6 +68,24 @@ def run_day(archive: Path, day: date, settings: Settings, force: bool) -> DayRes
         LOGGER.exception("backfill day %s failed", day)
         return DayResult(day, "failed", f"{type(exc).__name__}: {exc}")
     return DayResult(day, "loaded", f"run {plan.run_id}")
+
+
+def _enriched_by_current_models(settings: Settings, day: date) -> bool:
+    """Whether every article of the day's published version was enriched by the model now
+    configured for its language (none where there is none): reads two columns of one batch."""
+    import pyarrow.dataset as ds
+
+    version = Warehouse(settings.warehouse).current_version(day)
+    if version is None:
+        return False
+    articles = ds.dataset(str(version / "articles"), format="parquet")
+    if "ner_model" not in articles.schema.names:
+        return False
+    table = articles.to_table(columns=["language", "ner_model"])
+    labels = ner_labels(settings)
+    pairs = set(zip(table.column("language").to_pylist(), table.column("ner_model").to_pylist(),
+                    strict=True))
+    return all(labels.get(language or "") == model for language, model in pairs)
 
 
 def _run_day_in_worker(archive: str, day: str, settings: dict[str, Any],

@@ -25,6 +25,7 @@ from pipeline.batch.common import (
     check_batch,
     part_path,
 )
+from pipeline.enrich.ner import NO_MODEL
 from pipeline.ingest.records import Reject
 from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
@@ -41,11 +42,12 @@ def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_dat
     if settings.quality_gate:
         history = [v for d in wh.published_batches() if d < batch_date
                    and (v := wh.current_version(d)) is not None]
-        de_model = settings.ner_models.get("de", "none")
         checks = quality.run_checks(
             version, history, {k: float(v) for k, v in settings.quality_thresholds.items()},
             [c.strip() for c in settings.quality_override.split(",") if c.strip()],
-            german_ner=de_model not in ("", "none"), batch_date=batch_date)
+            ner_languages=[lang for lang, spec in settings.ner_models.items()
+                           if spec.strip().lower() not in NO_MODEL],
+            batch_date=batch_date)
     else:  # recorded, so nobody mistakes it for a passed gate
         checks = [quality.Check("all", "skipped", None, 0.0,
                                 "quality gate disabled by settings (quality_gate = false)")]

@@ -13,7 +13,12 @@ for. The rules are deliberately conservative and work within one article, where 
    full name the article introduced (``Stoltenberg`` -> ``Jens Stoltenberg``) when exactly one
    full name ends with it (two Schmidts stay ``Schmidt``);
 4. case variants of one name (``Yoon Suk-Yeol``/``Yoon Suk-yeol``, ``REIL``/``Reil``) take the
-   article's most frequent spelling, preferring the one that is not all capitals on ties.
+   article's most frequent spelling, preferring the one that is not all capitals on ties;
+5. English: dotted initialisms lose their dots (``U.S.`` -> ``US``, so ``U.S.`` and ``US`` group
+   together); a leading ``the`` goes before an initialism or a name the article also uses bare
+   (``the BBC`` -> ``BBC``; ``The Hague`` stays); a title before a person's name goes when a full
+   name remains or the article uses the name alone (``Prime Minister Tony Blair`` -> ``Tony
+   Blair``, ``Mr Blair`` -> ``Blair``, then ``Tony Blair`` by rule 3).
 
 The same mentions always give the same norms (the result depends only on the article's own
 mentions and the model), so enrichment stays reproducible.
@@ -35,6 +40,21 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip(_STRIP)
 
 
+_INITIALISM = re.compile(r"^(?:[A-Z]\.){1,5}[A-Z]?\.?$")
+_THE = re.compile(r"^(?:the|The|THE)\s+")
+_TITLE = re.compile(
+    r"^(?:(?:Prime|Foreign|Home|Deputy|Vice|Former|former|Acting|acting)\s+)*"
+    r"(?:Minister|President|Chancellor|Secretary|Senator|Sen\.|Governor|Gov\.|Mayor|Mr|Mrs|Ms|"
+    r"Miss|Dr|Sir|Dame|Lord|Lady|King|Queen|Prince|Princess|Pope|General|Gen\.|Judge|Chairman|"
+    r"Chairwoman|Professor|Prof\.|Rev\.|Reverend|Coach|Captain|Capt\.)\.?\s+")
+
+
+def _initialism(name: str) -> str:
+    """``U.S.`` / ``U.S`` -> ``US`` (the trailing dot is often cut by ``clean``)."""
+    return name.replace(".", "") if _INITIALISM.match(name + ("" if name.endswith(".") else "."))\
+        else name
+
+
 def _bare(name: str, label: str, known: Collection[str], same_label: Collection[str]) -> str:
     english = clean(_POSSESSIVE.sub("", name))
     if english != name and english:
@@ -47,15 +67,32 @@ def _bare(name: str, label: str, known: Collection[str], same_label: Collection[
     return name
 
 
+def _english_forms(norms: list[str], labels: Sequence[str], known: Collection[str]) -> None:
+    """Rule 5, in place: ``the`` before an initialism or a name used bare, titles before a
+    person's full name or a name the article also uses alone."""
+    names: dict[str, set[str]] = {}
+    for name, label in zip(norms, labels, strict=True):
+        names.setdefault(label, set()).add(name)
+    for i, (name, label) in enumerate(zip(norms, labels, strict=True)):
+        rest = _initialism(_THE.sub("", name))
+        if rest != name and (rest.isupper() or rest in names[label] or rest in known):
+            norms[i] = rest
+        bare = _TITLE.sub("", norms[i]) if label == "PER" else norms[i]
+        if bare != norms[i] and bare and (" " in bare or bare in names[label] or any(
+                n.endswith(" " + bare) and n != norms[i] for n in names[label])):
+            norms[i] = bare
+
+
 def normalise_mentions(mentions: Sequence[tuple[str, str]],
                        known: Collection[str] = ()) -> list[str]:
     """``norm`` for each ``(text, label)`` mention of one article, in order."""
-    cleaned = [clean(text) or text.strip() for text, _ in mentions]
+    cleaned = [_initialism(clean(text) or text.strip()) for text, _ in mentions]
     by_label: dict[str, set[str]] = {}
     for name, (_, label) in zip(cleaned, mentions, strict=True):
         by_label.setdefault(label, set()).add(name)
     norms = [_bare(name, label, known, by_label[label])
              for name, (_, label) in zip(cleaned, mentions, strict=True)]
+    _english_forms(norms, [label for _, label in mentions], known)
 
     # A role glued before a name the article also uses alone: `NATO-Generalsekretär Jens
     # Stoltenberg` -> `Jens Stoltenberg` (the role is one hyphenated or lower-case token).

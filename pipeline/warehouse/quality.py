@@ -31,7 +31,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "volume_ratio_low": 0.1,        # min articles of a source / its trailing average (7 batches)
     "volume_ratio_high": 10.0,      # max articles of a source / its trailing average
     "duplicate_rate": 0.5,          # max share of records rejected as duplicates
-    "entity_coverage": 0.3,         # min share of German articles with at least one entity
+    "entity_coverage": 0.3,         # min share of articles with a NER model with an entity
     "rejected_share": 0.5,          # max share of records rejected, for any reason
     "internal_error_share": 0.01,   # max share of records a pipeline bug rejected
 }
@@ -66,7 +66,8 @@ def _scalar(con: Any, sql: str, params: Sequence[Any] = ()) -> Any:
 
 
 def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, float],
-               override: Sequence[str], german_ner: bool, batch_date: date) -> list[Check]:
+               override: Sequence[str], ner_languages: Sequence[str],
+               batch_date: date) -> list[Check]:
     """All checks on the built version; ``history`` are the current versions of earlier
     batches (most recent last) for the trend checks."""
     import duckdb
@@ -110,16 +111,20 @@ def run_checks(version: Path, history: Sequence[Path], thresholds: Mapping[str, 
 
     trailing = [h for h in history if (h / "articles").is_dir()][-TRAILING_BATCHES:]
     checks.extend(_source_trends(con, articles, trailing, t))
-    german = _scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE language = 'de'",
-                     [articles])
-    if not german_ner or german == 0:
+    languages = sorted(ner_languages)
+    enriched = _scalar(con, "SELECT count(*) FROM read_parquet(?) WHERE list_contains(?, "
+                            "language)", [articles, languages]) if languages else 0
+    if not languages or enriched == 0:
         checks.append(Check("entity_coverage", "skipped", None, t["entity_coverage"],
-                            "no German articles" if german_ner else "no German NER configured"))
+                            f"no articles in {', '.join(languages)}" if languages
+                            else "no NER model configured"))
     else:
         covered = _scalar(con, "SELECT count(DISTINCT a.article_id) FROM read_parquet(?) a "
-                               "JOIN read_parquet(?) e USING (article_id) WHERE a.language = "
-                               "'de'", [articles, entities])
-        share("entity_coverage", covered, german, "German articles with entities", minimum=True)
+                               "JOIN read_parquet(?) e USING (article_id) WHERE "
+                               "list_contains(?, a.language)", [articles, entities, languages])
+        share("entity_coverage", covered, enriched,
+              f"articles in a language with a model ({', '.join(languages)}) with entities",
+              minimum=True)
     con.close()
     return [Check(c.check, "overridden", c.observed, c.threshold, c.detail + " (overridden)")
             if c.status == "fail" and c.check in override else c for c in checks]
