@@ -4,6 +4,7 @@ model version) where it can and writing a shard's part as soon as its last artic
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -83,7 +84,9 @@ def _entity_cache(wh: storage.Warehouse) -> EntityCache:
 
 
 CACHED_ENTITY_COLUMNS = ("article_id", "text", "label", "norm", "start_char", "end_char",
-                         "sentence_index", "model")
+                         "sentence_index", "model", "field")
+ENRICHED_FIELDS = ("title", "teaser", "body")
+"""The article fields NER runs over; each entity row names its field (offsets into it)."""
 
 
 @dataclass
@@ -180,10 +183,10 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
 
         def items(location: str = location, label: str = label,
                   buffered: dict[int, Pending] = buffered,
-                  ) -> Iterator[tuple[tuple[int, str], str]]:
+                  ) -> Iterator[tuple[tuple[int, str, str], str]]:
             nonlocal reused
             for index, part in todo:
-                table = pq.read_table(part, columns=["article_id", "body", "language",
+                table = pq.read_table(part, columns=["article_id", *ENRICHED_FIELDS, "language",
                                                      "content_hash"])
                 rows = [r for r in table.to_pylist() if location_of(r["language"]) == location
                         and (index not in only or r["article_id"] in only[index])]
@@ -195,7 +198,10 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
                 for r in rows:
                     models[index][r["article_id"]] = label
                     if r["content_hash"] not in found:
-                        yield (index, r["article_id"]), r["body"][:settings.max_body_chars]
+                        for field in ENRICHED_FIELDS:  # headline entities matter most
+                            if r[field]:
+                                yield ((index, r["article_id"], field),
+                                       r[field][:settings.max_body_chars])
 
         def flush(upto: int | None, k: int = k,
                   buffered: dict[int, Pending] = buffered) -> None:
@@ -215,15 +221,19 @@ def enrich_shards(articles_parts: Sequence[Path], batch_date: date, settings: Se
                             sum(pq.ParquetFile(p).metadata.num_rows for _, p in todo),
                             settings.ner_batch_size)
         known: frozenset[str] | None = None
-        for (index, article_id), mentions in ner_stream(location, items(), workers,
-                                                        settings.ner_batch_size):
+        stream = ner_stream(location, items(), workers, settings.ner_batch_size)
+        for (index, article_id), group in itertools.groupby(stream, key=lambda kv: kv[0][:2]):
             if known is None:
                 known = known_names(load_pipeline(location))
             flush(upto=index)
             try:  # one article's failure is its reject (at publish), not the batch's
-                if isinstance(mentions, NerFailure):
-                    raise RuntimeError(f"{mentions.error}: {mentions.message}")
-                buffered[index].found.extend(entity_rows(article_id, mentions, label, known))
+                by_field = [(key[2], mentions) for key, mentions in group]
+                for _, mentions in by_field:
+                    if isinstance(mentions, NerFailure):
+                        raise RuntimeError(f"{mentions.error}: {mentions.message}")
+                buffered[index].found.extend(entity_rows(
+                    article_id, [(f, m) for f, m in by_field if not isinstance(m, NerFailure)],
+                    label, known))
             except Exception as exc:
                 LOGGER.error("enrich: article %s of shard %d of run %s failed: %s", article_id,
                              index, run_id, exc, exc_info=exc)

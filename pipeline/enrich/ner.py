@@ -263,16 +263,20 @@ def _chunks(items: Iterable[tuple[K, str]], size: int) -> Iterator[list[tuple[K,
         yield chunk
 
 
-def entity_rows(article_id: str, mentions: Sequence[Mention], label: str,
+def entity_rows(article_id: str, fields: Sequence[tuple[str, Sequence[Mention]]], label: str,
                 known: Collection[str]) -> list[dict[str, Any]]:
-    """``entities`` rows (without run_id) of one article, with normalised names."""
+    """``entities`` rows (without run_id) of one article from the mentions of each of its
+    fields (title, teaser, body; offsets into that field), with names normalised over all
+    of them: the headline's ``Blair`` takes the body's ``Tony Blair``."""
     from pipeline.enrich.entitynorm import normalise_mentions
 
-    norms = normalise_mentions([(m[0], m[1]) for m in mentions], known)
+    flat = [(field, m) for field, mentions in fields for m in mentions]
+    norms = normalise_mentions([(m[0], m[1]) for _, m in flat], known)
     return [{"article_id": article_id, "text": text, "label": ent_label, "norm": norm,
-             "start_char": start, "end_char": end, "sentence_index": sentence, "model": label}
-            for (text, ent_label, start, end, sentence), norm in zip(mentions, norms,
-                                                                      strict=True)]
+             "start_char": start, "end_char": end, "sentence_index": sentence, "model": label,
+             "field": field}
+            for (field, (text, ent_label, start, end, sentence)), norm in zip(flat, norms,
+                                                                               strict=True)]
 
 
 EntityCache = Callable[[str, Sequence[str]], tuple[set[str], "pa.Table"]]

@@ -73,6 +73,7 @@ ENTITIES = pa.schema([
     _f("sentence_index", pa.int32(), False),
     _f("model", pa.string(), False),
     _f("run_id", pa.string(), False),
+    _f("field", pa.string()),  # title, teaser or body (null: body, before fields were enriched)
 ])
 
 # Derived at publish from the batch's articles and entities (pipeline.warehouse.derived).

@@ -1,4 +1,5 @@
--- entities: one row per named-entity mention; start_char/end_char index into articles.body.
+-- entities: one row per named-entity mention; start_char/end_char index into the article's
+-- field (title, teaser or body).
 -- import -> renamed -> final; every column is documented and tested in sql/models.yml.
 CREATE OR REPLACE VIEW entities AS
 WITH source AS (
@@ -16,7 +17,8 @@ renamed AS (
         end_char,
         sentence_index,
         model,
-        run_id
+        run_id,
+        coalesce(field, 'body') AS field
     FROM source
 )
 
