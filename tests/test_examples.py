@@ -134,3 +134,18 @@ def test_readme_queries_print_what_the_readme_shows(demo_warehouse: Settings) ->
                                            " ".join(sql.split())])
         assert result.exit_code == 0, result.output
         assert result.output == shown, sql
+
+
+def test_top_entities_by_language(demo_warehouse: Settings) -> None:
+    got = run_example(demo_warehouse, "top_entities_by_language.sql")
+    language = {(a["article_id"], a["batch_date"]): a["language"]
+                for a in table(demo_warehouse, "articles")}
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for e in table(demo_warehouse, "entities"):
+        counts[(language[(e["article_id"], e["batch_date"])], e["label"], e["norm"])] += 1
+    expected = []
+    for lang in sorted({k[0] for k in counts}):
+        ranked = sorted(((n, k) for k, n in counts.items() if k[0] == lang),
+                        key=lambda item: (-item[0], item[1][2]))[:5]
+        expected += [(lang, k[1], k[2], n) for n, k in ranked]
+    assert [(r["language"], r["label"], r["entity"], r["mentions"]) for r in got] == expected
