@@ -1,9 +1,15 @@
 """Convert the NER corpora to spaCy DocBin files: ``build/ner/{train,dev}/<corpus>.spacy``.
 
-GermEval 2014 dev is never written here: it is the evaluation set (``training.ner.evaluate``).
-The in-domain *dev* split used to choose the checkpoint comes from the corpora's own dev files.
+German (``--lang de``, the default): GermEval 2014 dev is never written here: it is the evaluation
+set (``training.ner.evaluate``). The in-domain *dev* split used to choose the checkpoint comes from
+the corpora's own dev files.
 
-    python -m training.ner.convert [--data ../shared/data] [--out build/ner] [--no-progress]
+English (``--lang en``, ``--out build/ner_en``): CoNLL-2003 train is the core, plus WikiANN
+train+val, WikiNEuRal val+test, BTC train and WNUT-17 train; the dev split (checkpoint choice) is
+CleanCoNLL dev. CoNLL-2003 dev, CleanCoNLL dev and WikiANN test never enter training
+(``--variant conll`` writes CoNLL-2003 train alone, for the comparison run).
+
+    python -m training.ner.convert [--lang de|en] [--data ../shared/data] [--out build/ner]
 
 Progress per corpus (and every 1,000 sentences) as in ``newsetl run``: a status line on a
 terminal, log lines otherwise.
@@ -60,6 +66,36 @@ def sources(data: Path) -> dict[str, dict[str, Iterable[Sentence]]]:
     }
 
 
+EN_VARIANTS = ("all", "conll")
+EN_CONLL_REPEAT = 2
+"""CoNLL-2003 train is written this many times (``conll2003.spacy``, ``conll2003_2.spacy``): spaCy
+shuffles all training files together, so this weights the news core against 0.9M extra tokens."""
+EN_EXTRA_SHARE_OTHER = 0.5
+"""In the extra English corpora (Wikipedia silver labels, tweets) keep every sentence with an entity
+but only this share of those without, so that CoNLL-2003 news stays the bulk of the O tokens."""
+
+
+def sources_en(data: Path, variant: str = "all") -> dict[str, dict[str, Iterable[Sentence]]]:
+    """English: CoNLL-2003 dev, CleanCoNLL dev and WikiANN test are never in "train"."""
+    en = data / "ner_en"
+    train: dict[str, Iterable[Sentence]] = {
+        "conll2003": corpora.conll2003(en / "conll2003/train.txt"),
+    }
+    if variant == "all":
+        for n in range(2, EN_CONLL_REPEAT + 1):
+            train[f"conll2003_{n}"] = corpora.conll2003(en / "conll2003/train.txt")
+        train.update({
+            "wikiann": _chain(corpora.wikiann(en / f"wikiann/{p}.conllu")
+                              for p in ("train", "val")),
+            "wikineural": _downsample(_chain(corpora.wikineural(en / f"wikineural/{p}.conllu")
+                                             for p in ("val", "test")), EN_EXTRA_SHARE_OTHER),
+            "btc": _downsample(corpora.btc(en / "btc/train.conll"), EN_EXTRA_SHARE_OTHER),
+            "wnut17": _downsample(corpora.wnut17(en / "wnut17/train.conll"),
+                                  EN_EXTRA_SHARE_OTHER),
+        })
+    return {"train": train, "dev": {"cleanconll": corpora.cleanconll(en / "cleanconll/dev.tsv")}}
+
+
 def _chain(parts: Iterable[Iterable[Sentence]]) -> Iterator[Sentence]:
     for part in parts:
         yield from part
@@ -83,12 +119,13 @@ def to_doc(vocab: Vocab, words: list[str], tags: list[str]) -> Doc:
     return Doc(vocab, words=words, ents=tags)
 
 
-def convert(data: Path, out: Path,
-            progress: Progress = NO_PROGRESS) -> dict[str, dict[str, dict[str, int]]]:
+def convert(data: Path, out: Path, progress: Progress = NO_PROGRESS, lang: str = "de",
+            variant: str = "all") -> dict[str, dict[str, dict[str, int]]]:
     """Write every corpus of every split; ``progress`` counts corpora per ``convert <split>``."""
     vocab = Vocab()
     stats: dict[str, dict[str, dict[str, int]]] = {}
-    for split, corpora_ in sources(data).items():
+    table = sources(data) if lang == "de" else sources_en(data, variant)
+    for split, corpora_ in table.items():
         stage = f"convert {split}"
         progress.start(stage, len(corpora_), "corpora", "sentences")
         for name, sentences in corpora_.items():
@@ -118,7 +155,11 @@ def convert(data: Path, out: Path,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=Path("build/ner"))
+    parser.add_argument("--lang", choices=("de", "en"), default="de")
+    parser.add_argument("--variant", choices=EN_VARIANTS, default="all",
+                        help="English only: all training corpora, or CoNLL-2003 train alone")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default build/ner (de), build/ner_en (en)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="status line on stderr (default: when it is a terminal); "
                         "--no-progress logs a progress line every 10 s instead")
@@ -128,7 +169,8 @@ def main() -> None:
     for handler in logging.getLogger().handlers:  # a log line first erases the status line
         handler.addFilter(ClearStatusLine(progress))
     try:
-        convert(args.data, args.out, progress)
+        out = args.out or Path("build/ner" if args.lang == "de" else "build/ner_en")
+        convert(args.data, out, progress, lang=args.lang, variant=args.variant)
     finally:
         progress.close()
 

@@ -1,12 +1,20 @@
-"""Evaluate a German NER pipeline on GermEval 2014 dev (the project's held-out evaluation set).
+"""Evaluate a shipped NER pipeline on its language's held-out evaluation sets.
 
-Rules: outer annotation level; labels PER, LOC, ORG only; exact span match (start, end, label).
-GermEval's OTH and the ``-deriv``/``-part`` types (``deutschen``, ``EU-Budget``) are not gold
-entities for us: a PER/LOC/ORG prediction on them counts as a false positive, a MISC prediction is
-ignored. Gold tokens are used (no tokenisation mismatch); speed is measured separately with
-``nlp.pipe`` on the raw sentence text, as in production.
+German (``de_news``): GermEval 2014 dev. Rules: outer annotation level; labels PER, LOC, ORG only;
+exact span match (start, end, label). GermEval's OTH and the ``-deriv``/``-part`` types
+(``deutschen``, ``EU-Budget``) are not gold entities for us: a PER/LOC/ORG prediction on them
+counts as a false positive, a MISC prediction is ignored.
 
-    python -m training.ner.evaluate models/de_news [--train-dir build/ner/train] [--json out.json]
+English (``en_news``): CoNLL-2003 dev (testa), WikiANN English test and, for reference,
+CleanCoNLL dev (the set the checkpoint was chosen on, so not an unbiased figure). Same rules:
+PER, LOC, ORG, exact spans; MISC is neither gold nor scored.
+
+Gold tokens are used (no tokenisation mismatch); speed is measured separately with ``nlp.pipe``
+on the raw sentence text, as in production, on the first set of the language (one core: thinc's
+CPU ops are single-threaded; ``make eval-ner`` also sets ``OMP_NUM_THREADS=1``).
+
+    python -m training.ner.evaluate models/de_news [models/en_news ...] [--train-dir DIR]
+        [--json out.json]   # language from the model's meta.json (or --lang)
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,16 @@ from training.ner import corpora
 
 LABELS = ("PER", "LOC", "ORG")
 GERMEVAL = Path("../shared/data/ner/germeval2014/NER-de-dev.tsv")
+EN_DATA = Path("../shared/data/ner_en")
+Reader = Callable[[Path], Iterator[corpora.Sentence]]
+EVAL_SETS: dict[str, list[tuple[str, Path, Reader]]] = {
+    "de": [("germeval2014_dev", GERMEVAL, corpora.germeval)],
+    "en": [("conll2003_dev", EN_DATA / "conll2003/dev.txt", corpora.conll2003),
+           ("wikiann_test", EN_DATA / "wikiann/test.conllu", corpora.wikiann),
+           ("cleanconll_dev", EN_DATA / "cleanconll/dev.tsv", corpora.cleanconll)],
+}
+RULES = {"de": "outer level, exact spans, PER/LOC/ORG; OTH, -deriv, -part not gold",
+         "en": "exact spans on gold tokens, PER/LOC/ORG; MISC not scored"}
 Span = tuple[int, int, int, str]  # sentence, start token, end token, label
 
 
@@ -101,18 +119,22 @@ def words_per_second(nlp: Any, sentences: list[corpora.Sentence], rounds: int = 
     return round(n_words / best, 1)
 
 
-def evaluate(model: str, data: Path = GERMEVAL, train_dir: Path | None = None,
-             speed: bool = True) -> dict[str, Any]:
+def evaluate(model: str | Any, data: Path = GERMEVAL, train_dir: Path | None = None,
+             speed: bool = True, reader: Reader | None = None,
+             lang: str | None = None) -> dict[str, Any]:
+    """Score ``model`` (a path or a loaded ``Language``) on one set (default: GermEval dev)."""
     import spacy
 
-    nlp = spacy.load(model)
-    sentences = list(corpora.germeval(data))
+    nlp = spacy.load(model) if isinstance(model, (str, Path)) else model
+    lang = lang or nlp.lang
+    sentences = list((reader or corpora.germeval)(data))
     gold = gold_spans(sentences)
     pred = predicted_spans(nlp, sentences)
     result: dict[str, Any] = {
-        "model": f"{nlp.meta.get('name')}-{nlp.meta.get('version')}",
-        "data": data.name, "sentences": len(sentences), "gold_entities": len(gold),
-        "rules": "outer level, exact spans, PER/LOC/ORG; OTH, -deriv, -part not gold",
+        "model": f"{nlp.lang}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+        "data": data.name if lang == "de" else f"{data.parent.name}/{data.name}",
+        "sentences": len(sentences), "gold_entities": len(gold),
+        "rules": RULES.get(lang, RULES["en"]),
         "scores": score(gold, pred),
     }
     if train_dir is not None and train_dir.is_dir():
@@ -120,6 +142,18 @@ def evaluate(model: str, data: Path = GERMEVAL, train_dir: Path | None = None,
     if speed:
         result["words_per_second"] = words_per_second(nlp, sentences)
     return result
+
+
+def evaluate_all(model: str, train_dir: Path | None = None, speed: bool = True,
+                 lang: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every evaluation set of the model's language; speed on the first one only."""
+    import spacy
+
+    nlp = spacy.load(model)
+    lang = lang or nlp.lang
+    return {name: evaluate(nlp, path, train_dir, speed=speed and i == 0, reader=reader,
+                           lang=lang)
+            for i, (name, path, reader) in enumerate(EVAL_SETS[lang])}
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -140,22 +174,42 @@ def format_table(result: dict[str, Any]) -> str:
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model")
-    parser.add_argument("--data", type=Path, default=GERMEVAL)
+    parser.add_argument("models", nargs="+", metavar="model")
+    parser.add_argument("--lang", choices=sorted(EVAL_SETS), default=None,
+                        help="default: the model's own language (meta.json)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="German only: another GermEval-format file (default: all the "
+                        "language's evaluation sets)")
     parser.add_argument("--train-dir", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the result here (one model: as before; several: "
+                        "keyed by model)")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--min-f1", type=float, default=None,
-                        help="exit 1 if micro F1 falls below this (the evaluation gate)")
+                        help="exit 1 if micro F1 (first set of each model) falls below this")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    result = evaluate(args.model, args.data, args.train_dir, speed=not args.no_speed)
-    print(format_table(result))  # noqa: T201
+    status = 0
+    results: dict[str, Any] = {}
+    for model in args.models:
+        if args.data is not None:
+            sets = {"data": evaluate(model, args.data, args.train_dir, speed=not args.no_speed,
+                                     lang=args.lang)}
+        else:
+            sets = evaluate_all(model, args.train_dir, speed=not args.no_speed, lang=args.lang)
+        for result in sets.values():
+            print(format_table(result) + "\n")  # noqa: T201
+        first = next(iter(sets.values()))
+        # one German set: the file keeps its old shape (a single result)
+        results[model] = first if len(sets) == 1 else sets
+        if args.min_f1 is not None and first["scores"]["micro"]["f1"] < args.min_f1:
+            print(f"FAIL: {model} micro F1 {first['scores']['micro']['f1']} < "  # noqa: T201
+                  f"{args.min_f1}")
+            status = 1
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    if args.min_f1 is not None and result["scores"]["micro"]["f1"] < args.min_f1:
-        print(f"FAIL: micro F1 {result['scores']['micro']['f1']} < {args.min_f1}")  # noqa: T201
-        return 1
-    return 0
+        out = results[args.models[0]] if len(args.models) == 1 else results
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
+    return status
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
-"""Raw German text for ``spacy pretrain``: every training corpus's sentences, never GermEval.
+"""Raw text for the static vectors (and ``spacy pretrain``): the training corpora's sentences.
+
+German: never GermEval. English (``--lang en``): the English training corpora plus the 2,225 BBC
+News articles of ``news_en/bbc``; never CoNLL-2003 dev, CleanCoNLL dev or WikiANN test.
 
     python -m training.ner.rawtext --out build/ner/raw.jsonl
+    python -m training.ner.rawtext --lang en --out build/ner_en/raw.jsonl
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("build/ner/raw.jsonl"))
+    parser.add_argument("--lang", choices=("de", "en"), default="de")
     args = parser.parse_args()
+    if args.lang == "en":
+        english(args.data, args.out)
+        return
     ner = args.data / "ner"
     readers = [
         (corpora.ler, [ner / "ler/train.conll.gz"]),
@@ -41,6 +49,40 @@ def main() -> None:
             fh.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
             n += len(text.split())
     print(f"{args.out}: about {n} words")  # noqa: T201
+
+
+def english(data: Path, out: Path) -> None:
+    en = data / "ner_en"
+    readers = [
+        (corpora.conll2003, [en / "conll2003/train.txt"]),
+        (corpora.wikiann, [en / f"wikiann/{p}.conllu" for p in ("train", "val")]),
+        (corpora.wikineural, [en / f"wikineural/{p}.conllu" for p in ("val", "test")]),
+        (corpora.btc, [en / "btc/train.conll"]),
+        (corpora.wnut17, [en / "wnut17/train.conll"]),
+    ]
+    import spacy
+
+    tokenizer = spacy.blank("en").tokenizer  # the NER sees spaCy's tokens
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with out.open("w", encoding="utf-8") as fh:
+        for reader, paths in readers:
+            for path in paths:
+                for words, _ in reader(path):
+                    fh.write(json.dumps({"text": " ".join(words)}, ensure_ascii=False) + "\n")
+                    n += len(words)
+        for path in sorted((data / "news_en/bbc").glob("*/*.txt")):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:  # sport/199.txt is Latin-1
+                text = raw.decode("latin-1")
+            for para in text.split("\n"):
+                if para.strip():
+                    words = [t.text for t in tokenizer(para.strip()) if not t.is_space]
+                    fh.write(json.dumps({"text": " ".join(words)}, ensure_ascii=False) + "\n")
+                    n += len(words)
+    print(f"{out}: about {n} words")  # noqa: T201
 
 
 if __name__ == "__main__":

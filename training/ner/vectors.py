@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--gazetteer-scale", type=float, default=1.0)
     parser.add_argument("--no-lexicon", action="store_true", help="only the gazetteer flags")
+    parser.add_argument("--no-gazetteer", action="store_true",
+                        help="no gazetteer flags either (English: no gazetteer yet)")
     parser.add_argument("--fasttext-model", type=Path, default=Path("build/ner/fasttext.bin"),
                         help="reused if it exists (delete it to retrain)")
     args = parser.parse_args()
@@ -119,9 +121,10 @@ def main() -> None:
         model.save_model(str(args.fasttext_model))
     Path(tmp.name).unlink()
     dim = model.get_dimension()
-    flags = gazetteer_flags(args.gazetteer)
+    flags = {} if args.no_gazetteer else gazetteer_flags(args.gazetteer)
     lexicon = {} if args.no_lexicon else lexicon_flags()
-    n_extra = len(GAZ_LABELS) + (0 if args.no_lexicon else len(LEXICON))
+    n_extra = (0 if args.no_gazetteer else len(GAZ_LABELS)) + (
+        0 if args.no_lexicon else len(LEXICON))
     words = [w for w, c in counts.most_common() if c >= args.min_count]
     known = set(words)
     # Gazetteer and lexicon words get subword vectors too: their flags matter most when the word
@@ -131,7 +134,8 @@ def main() -> None:
     with args.out.open("w", encoding="utf-8") as fh:
         fh.write(f"{len(words)} {dim + n_extra}\n")
         for word in words:
-            extra = [args.gazetteer_scale * f for f in flags.get(word, [0.0, 0.0, 0.0])]
+            extra = [] if args.no_gazetteer else [
+                args.gazetteer_scale * f for f in flags.get(word, [0.0, 0.0, 0.0])]
             if not args.no_lexicon:
                 extra += [args.gazetteer_scale * f for f in lexicon.get(word, [0.0, 0.0, 0.0])]
             vec = [*model.get_word_vector(word).tolist(), *extra]
