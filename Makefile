@@ -32,6 +32,7 @@ demo: install
 	done
 	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/batches.sql
 	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/top_entities_of_month.sql
+	$(BIN)/newsetl --warehouse $(WAREHOUSE) query --max-width 48 sql/examples/top_entities_by_language.sql
 	$(BIN)/newsetl -q --warehouse $(WAREHOUSE) report --date $$(ls $(DEMO_LANDING) | head -1) \
 		--to $$(ls $(DEMO_LANDING) | tail -1)
 
@@ -64,10 +65,22 @@ lint: install
 
 # German NER: convert corpora, build the gazetteer, train (about an hour on 2 cores), package into
 # models/de_news with its GermEval scores in meta.json. Needs ../shared/data. See training/ner/.
+# English: `make train-ner NER_LANG=en` converts ../shared/data/ner_en (CleanCoNLL dev = spaCy dev;
+# CoNLL-2003 dev and WikiANN test never trained on), trains training/ner/config_en.cfg and packages
+# models/en_news with its CoNLL-2003 dev / WikiANN test / CleanCoNLL dev scores in meta.json.
+NER_LANG ?= de
 NER_BUILD := build/ner
 NER_RUN := $(NER_BUILD)/runs/train
+NER_BUILD_EN := build/ner_en
+NER_RUN_EN := $(NER_BUILD_EN)/runs/train
 
 train-ner: install
+ifeq ($(NER_LANG),en)
+	$(BIN)/python -m training.ner.convert --lang en --data ../shared/data --out $(NER_BUILD_EN)
+	OMP_NUM_THREADS=1 $(BIN)/python -m spacy train training/ner/config_en.cfg --output $(NER_RUN_EN)
+	OMP_NUM_THREADS=1 $(BIN)/python -m training.ner.package $(NER_RUN_EN)/model-best --lang en \
+		--out models/en_news --no-gazetteer --train-dir $(NER_BUILD_EN)/train
+else
 	$(BIN)/python -m training.ner.convert --data ../shared/data --out $(NER_BUILD)
 	$(BIN)/python -m training.ner.gazetteer --out $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
 	$(BIN)/python -m training.ner.rawtext --out $(NER_BUILD)/raw.jsonl
@@ -77,10 +90,16 @@ train-ner: install
 	$(BIN)/python -m spacy train training/ner/config.cfg --output $(NER_RUN)
 	$(BIN)/python -m training.ner.package $(NER_RUN)/model-best --out models/de_news \
 		--gazetteer $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
+endif
 
+# Every shipped NER model: P/R/F1 per label and micro (PER/LOC/ORG), words/s of nlp.pipe on one core.
 eval-ner: install
-	$(BIN)/python -m training.ner.evaluate models/de_news --json $(NER_BUILD)/eval.json \
+	OMP_NUM_THREADS=1 $(BIN)/python -m training.ner.evaluate models/de_news --json $(NER_BUILD)/eval.json \
 		$$(test -d $(NER_BUILD)/train && echo --train-dir $(NER_BUILD)/train)
+	@if test -d models/en_news; then mkdir -p $(NER_BUILD_EN) && set -x && \
+		OMP_NUM_THREADS=1 $(BIN)/python -m training.ner.evaluate models/en_news \
+		--json $(NER_BUILD_EN)/eval.json \
+		$$(test -d $(NER_BUILD_EN)/train && echo --train-dir $(NER_BUILD_EN)/train); fi
 
 # HTML extraction on the 345 gold pages of ../shared/data/html: body recall, boilerplate
 # exclusion, titles, dates (floors 0.90 as in issue 4).

@@ -38,7 +38,8 @@ class Settings:
     """Folder of the catalog's view definitions (``sql/views/*.sql``)."""
     models_dir: Path = REPO_ROOT / "models"
     """Where relative NER model paths are resolved."""
-    ner_models: Mapping[str, str] = field(default_factory=lambda: {"de": "de_news"})
+    ner_models: Mapping[str, str] = field(
+        default_factory=lambda: {"de": "de_news", "en": "en_news"})
     """Language (ISO 639-1) -> spaCy pipeline: a folder (relative to ``models_dir`` or absolute),
     an installed package name, or ``none``. A language without an entry gets no entities."""
     ner_batch_size: int = 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,33 @@ def test_evaluation_gate(shared: Path) -> None:
     result = evaluate(str(MODEL), shared / "ner/germeval2014/NER-de-dev.tsv", speed=False)
     micro = result["scores"]["micro"]["f1"]
     assert micro >= baseline["micro_f1"] - 0.005, (micro, baseline)
+
+
+@pytest.mark.slow
+def test_english_model_finds_entities_in_every_bbc_politics_article(
+        tmp_path: Path, shared: Path) -> None:
+    """The shipped English pipeline on the 417 BBC politics articles: every article gets at
+    least one entity, and a few real ones of 001.txt are found with their norms."""
+    import duckdb
+
+    from pipeline import stages
+    from pipeline.ingest import readers
+    from pipeline.settings import Settings
+
+    s = Settings.from_mapping({"warehouse": tmp_path / "wh", "quality_gate": False})
+    result = stages.run_batch(readers.list_input_files(shared / "news_en" / "bbc" / "politics"),
+                              date(2005, 3, 1), s)
+    con = duckdb.connect(str(result.catalog), read_only=True)
+    without = con.execute("SELECT count(*) FROM articles a WHERE language = 'en' AND NOT EXISTS "
+                          "(SELECT 1 FROM entities e WHERE e.article_id = a.article_id)"
+                          ).fetchone()
+    loaded = con.execute("SELECT count(*), count(*) FILTER (language = 'en') FROM articles"
+                         ).fetchone()
+    assert loaded is not None and loaded[0] == loaded[1] >= 400  # 417 files, a few duplicates
+    assert without == (0,)
+    first = {(label, norm) for label, norm in con.execute(
+        "SELECT e.label, e.norm FROM entities e JOIN articles a USING (article_id) "
+        "WHERE a.source_file = '001.txt'").fetchall()}
+    con.close()
+    assert {("PER", "Patricia Hewitt"), ("PER", "Tony Blair"), ("PER", "Gordon Brown"),
+            ("ORG", "British Chambers of Commerce")} <= first

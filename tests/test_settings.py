@@ -26,7 +26,7 @@ def test_defaults_without_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     s = Settings.load(environ={})
     assert s.warehouse == Path("data/warehouse")
-    assert s.ner_models == {"de": "de_news"}  # the project's own model, shipped in models/
+    assert s.ner_models == {"de": "de_news", "en": "en_news"}  # the project's own, in models/
     assert 10_000 <= s.row_group_rows <= 20_000
 
 
