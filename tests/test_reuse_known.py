@@ -79,7 +79,7 @@ def test_taken_over_rows_equal_a_fresh_parse(earlier: Path, tmp_path: Path,
     run(settings_for(fresh, False), copy, "2023-03-01")
     assert taken_over(caplog) == 0
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="pipeline.stages"):
+    with caplog.at_level(logging.INFO, logger="pipeline.batch"):
         run(settings_for(reused, True), copy, "2023-03-01")
     taken = taken_over(caplog)
     # Text dumps dated from their content are taken over; the undated ones (batch date
@@ -97,7 +97,7 @@ def test_an_earlier_batch_parses_everything(earlier: Path, tmp_path: Path,
     renamed_copy(copy)
     warehouse = tmp_path / "wh"
     shutil.copytree(earlier, warehouse, symlinks=True)
-    with caplog.at_level(logging.INFO, logger="pipeline.stages"):
+    with caplog.at_level(logging.INFO, logger="pipeline.batch"):
         run(settings_for(warehouse, True), copy, "2023-01-15")
     assert taken_over(caplog) == 0
     assert rows(warehouse, "articles", "2023-01-15")
@@ -113,7 +113,7 @@ def test_changed_bytes_are_parsed(earlier: Path, tmp_path: Path,
     (copy / "002_bbbbbbbbbbbbbbbb.txt").write_text(changed, encoding="utf-8")
     warehouse = tmp_path / "wh"
     shutil.copytree(earlier, warehouse, symlinks=True)
-    with caplog.at_level(logging.INFO, logger="pipeline.stages"):
+    with caplog.at_level(logging.INFO, logger="pipeline.batch"):
         run(settings_for(warehouse, True), copy, "2023-03-02")
     assert taken_over(caplog) == 1
     bodies = {r[0]: r[1] for r in duckdb.sql(

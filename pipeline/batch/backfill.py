@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import stages
+from pipeline.batch.common import enriched_by_current
 from pipeline.batch.plan import ner_labels
 from pipeline.enrich.ner import collect_before_fork
 from pipeline.ingest import readers
@@ -73,6 +74,7 @@ def run_day(archive: Path, day: date, settings: Settings, force: bool) -> DayRes
 def _enriched_by_current_models(settings: Settings, day: date) -> bool:
     """Whether every article of the day's published version was enriched by the model now
     configured for its language (none where there is none): reads two columns of one batch."""
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     version = Warehouse(settings.warehouse).current_version(day)
@@ -82,10 +84,7 @@ def _enriched_by_current_models(settings: Settings, day: date) -> bool:
     if "ner_model" not in articles.schema.names:
         return False
     table = articles.to_table(columns=["language", "ner_model"])
-    labels = ner_labels(settings)
-    pairs = set(zip(table.column("language").to_pylist(), table.column("ner_model").to_pylist(),
-                    strict=True))
-    return all(labels.get(language or "") == model for language, model in pairs)
+    return bool(pc.all(enriched_by_current(table, ner_labels(settings))).as_py())
 
 
 def _run_day_in_worker(archive: str, day: str, settings: dict[str, Any],

@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from pipeline.settings import Settings
 from pipeline.warehouse import storage
 
@@ -94,3 +96,16 @@ def check_batch(manifest: dict[str, Any], batch_date: date, path: Path) -> None:
 ENRICHED = "enriched"
 """Staged per-shard side table (article_id, ner_model): which model enriched each article;
 publishing writes it into articles.ner_model."""
+
+
+def enriched_by_current(articles: pa.Table, labels: dict[str, str | None] | None
+                        ) -> pa.Array[Any]:
+    """Whether each article's ``ner_model`` is the model configured now for its language (no
+    model: none), ``labels`` being ``plan.ner_labels``; ``labels`` None (a plan from before
+    labels were recorded): all are taken as current. The carry-over and the backfill's skip
+    rule both ask this."""
+    if labels is None:
+        return pa.array([True] * articles.num_rows, pa.bool_())
+    return pa.array([labels.get(lang or "") == model for lang, model in zip(
+        articles.column("language").to_pylist(), articles.column("ner_model").to_pylist(),
+        strict=True)], pa.bool_())

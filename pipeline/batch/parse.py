@@ -20,6 +20,7 @@ from pipeline.batch.common import (
     PARTS,
     carried_entities,
     check_batch,
+    enriched_by_current,
     part_path,
     scanner,
     stale_list,
@@ -64,7 +65,7 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
             if table == "articles":
                 ids = data.column("article_id").combine_chunks()
                 kept.append(ids)
-                ok = _enriched_by_current(data, labels)
+                ok = enriched_by_current(data, labels)
                 fresh.append(ids.filter(ok))
                 stale.extend(str(a) for a in ids.filter(pc.invert(ok)).to_pylist())
             if "run_id" not in data.column_names:
@@ -94,18 +95,6 @@ def _carry_over(manifest: dict[str, Any], staging: Path, index: int, run_id: str
     progress.advance("parse", done=len(manifest["carry_files"]), items=articles,
                      rejected=rejected)
     return out
-
-
-def _enriched_by_current(articles: pa.Table, labels: dict[str, str | None] | None
-                         ) -> pa.Array[Any]:
-    """Whether each carried article's ``ner_model`` is the model configured now for its
-    language (no model: none); ``labels`` None (a plan from before labels were recorded): all
-    are taken as current."""
-    if labels is None:
-        return pa.array([True] * articles.num_rows, pa.bool_())
-    return pa.array([labels.get(lang or "") == model for lang, model in zip(
-        articles.column("language").to_pylist(), articles.column("ner_model").to_pylist(),
-        strict=True)], pa.bool_())
 
 
 def parse_shard(shard: Path, batch_date: date, settings: Settings,

@@ -11,7 +11,7 @@ import math
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -48,17 +48,18 @@ def plan_batch(inputs: Sequence[InputFile], batch_date: date, settings: Settings
     staging = wh.staging(run_id)
     hashes: dict[str, str] = {}
     read_keys: dict[str, str] = {}
+    reading = _reading_settings(settings)
     for f in inputs:
         hashes[f.relative], head = _digest(f)
-        read_keys[f.relative] = read_key(f.relative, head, settings)
+        read_keys[f.relative] = read_key(f.relative, head, settings.formats, reading)
         progress.advance("plan", done=1)
     previous = _previous_manifest(wh, batch_date)
-    previous_keys = _previous_read_keys(wh, batch_date)
     carry_from = wh.current_version(batch_date)
     depends = _files_with_duplicates(carry_from) if carry_from is not None else set()
-    same_bytes = {rel for rel, digest in hashes.items() if previous.get(rel) == digest}
+    same_bytes = {rel for rel, digest in hashes.items() if rel in previous
+                  and previous[rel][0] == digest}
     unchanged = {rel for rel in same_bytes
-                 if settings.reuse_unchanged and previous_keys.get(rel) == read_keys[rel]
+                 if settings.reuse_unchanged and previous[rel][1] == read_keys[rel]
                  and carry_from is not None and rel not in depends}
     for rel in sorted(same_bytes - unchanged - depends):
         if settings.reuse_unchanged and carry_from is not None:
@@ -173,21 +174,27 @@ def _digest(f: InputFile) -> tuple[str, bytes]:
     return (f"refused:{f.refused[0]}", b"") if f.refused else _file_sha256(f.path)
 
 
-def read_key(relative: str, head: bytes, settings: Settings) -> str:
+def read_key(relative: str, head: bytes, formats: Mapping[str, Mapping[str, str]],
+             reading: str) -> str:
     """What, besides its bytes, shapes a file's rows: the reading options that apply to it (for
-    an archive, whose members may match any glob, the whole ``formats`` table), the size
-    limits and the code version. A re-run carries a file over only when its bytes and this key
-    are both unchanged, so adding a column mapping re-reads the CSV it was missing from, and
-    only files that the change concerns."""
+    an archive, whose members may match any glob, the whole ``formats`` table) and ``reading``
+    (``_reading_settings``: size limits and code version). A re-run carries a file over only
+    when its bytes and this key are both unchanged, so adding a column mapping re-reads the CSV
+    it was missing from, and only files that the change concerns."""
     from pipeline.ingest.containers import container_kind
 
     if container_kind(relative.rsplit("/", 1)[-1], head) is None:
-        options: Any = repr(options_for([relative], settings.formats))
+        options: Any = repr(options_for([relative], formats))
     else:
-        options = settings.to_dict()["formats"]
-    key = json.dumps([options, settings.max_record_bytes, settings.max_document_bytes,
-                      settings.resolved_code_version()], sort_keys=True, default=str)
+        options = formats
+    key = json.dumps([options, reading], sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _reading_settings(settings: Settings) -> str:
+    """The part of every file's read key that is the same for the whole batch."""
+    return json.dumps([settings.max_record_bytes, settings.max_document_bytes,
+                       settings.resolved_code_version()])
 
 
 def ner_labels(settings: Settings) -> dict[str, str | None]:
@@ -247,38 +254,35 @@ def input_fingerprint(inputs: Sequence[InputFile]) -> str:
     return _fingerprint({f.relative: _digest(f)[0] for f in inputs})
 
 
-def _previous_manifest(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
-    """source_file -> sha256 of the files the batch's current run read."""
+def _previous_manifest(wh: storage.Warehouse, batch_date: date
+                       ) -> dict[str, tuple[str, str | None]]:
+    """source_file -> (sha256, read key) of the files the batch's current run read."""
     current = wh.current_version(batch_date)
-    return {} if current is None else _files_read(current)
+    return {} if current is None else _manifest(current)
 
 
 def _files_read(version: Path) -> dict[str, str]:
     """source_file -> sha256 of the files a published version read (its ``manifest``, without
     the removed ones)."""
-    out: dict[str, str] = {}
+    return {name: digest for name, (digest, _) in _manifest(version).items()}
+
+
+def _manifest(version: Path) -> dict[str, tuple[str, str | None]]:
+    """source_file -> (sha256, read key) of the files a published version read; the read key is
+    None in versions published before keys were recorded (their files are read again, once)."""
+    out: dict[str, tuple[str, str | None]] = {}
     for part in sorted((version / "manifest").glob("*.parquet")):
-        table = pq.read_table(part, columns=["source_file", "sha256", "status"])
-        for name, digest, status in zip(table.column("source_file").to_pylist(),
-                                        table.column("sha256").to_pylist(),
-                                        table.column("status").to_pylist(), strict=True):
+        names = pq.ParquetFile(part).schema_arrow.names
+        table = pq.read_table(part, columns=["source_file", "sha256", "status",
+                                             *(["read_key"] if "read_key" in names else [])])
+        keys = (table.column("read_key").to_pylist() if "read_key" in names
+                else [None] * table.num_rows)
+        for name, digest, status, key in zip(table.column("source_file").to_pylist(),
+                                             table.column("sha256").to_pylist(),
+                                             table.column("status").to_pylist(), keys,
+                                             strict=True):
             if status != "removed" and digest:
-                out[str(name)] = str(digest)
-    return out
-
-
-def _previous_read_keys(wh: storage.Warehouse, batch_date: date) -> dict[str, str]:
-    """source_file -> read key of the files the batch's current run read (none for versions
-    published before keys were recorded: their files are read again, once)."""
-    current = wh.current_version(batch_date)
-    out: dict[str, str] = {}
-    for part in sorted((current / "manifest").glob("*.parquet")) if current else []:
-        if "read_key" not in pq.ParquetFile(part).schema_arrow.names:
-            continue
-        table = pq.read_table(part, columns=["source_file", "read_key"])
-        out.update((str(n), str(k)) for n, k in zip(table.column("source_file").to_pylist(),
-                                                     table.column("read_key").to_pylist(),
-                                                     strict=True) if k)
+                out[str(name)] = (str(digest), key)
     return out
 
 
