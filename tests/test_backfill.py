@@ -24,8 +24,8 @@ def tables(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:
                                 "duplicate_cluster_id FROM articles ORDER BY 1, 2").fetchall(),
         "rejects": con.execute("SELECT batch_date, source_file, reason_code FROM rejects "
                                "ORDER BY 1, 2").fetchall(),
-        "entities": con.execute("SELECT batch_date, article_id, start_char, label FROM entities "
-                                "ORDER BY 1, 2, 3").fetchall(),
+        "entities": con.execute("SELECT batch_date, article_id, field, start_char, label "
+                                "FROM entities ORDER BY 1, 2, 3, 4").fetchall(),
     }
     con.close()
     return out

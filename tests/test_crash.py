@@ -39,8 +39,8 @@ def snapshot(wh: Path) -> dict[str, list[tuple[object, ...]]] | None:
         return {
             "articles": con.execute("SELECT article_id, content_hash, published_at FROM articles "
                                     "ORDER BY 1").fetchall(),
-            "entities": con.execute("SELECT article_id, start_char, label FROM entities "
-                                    "ORDER BY 1, 2").fetchall(),
+            "entities": con.execute("SELECT article_id, field, start_char, label FROM entities "
+                                    "ORDER BY 1, 2, 3").fetchall(),
             "rejects": con.execute("SELECT source_file, locator, reason_code FROM rejects "
                                    "ORDER BY 1, 2").fetchall(),
             "time_mentions": con.execute("SELECT article_id, start_char FROM time_mentions "
