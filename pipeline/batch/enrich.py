@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.batch.archive_index import ArchiveIndex
 from pipeline.batch.common import ENRICHED, PLAN, carried_entities, part_path, scanner, stale_list
 from pipeline.enrich.ner import (
     EntityCache,
@@ -34,39 +35,25 @@ def _entity_cache(wh: storage.Warehouse) -> EntityCache:
     """Entity rows of published articles by content hash, for one model version.
 
     Equal content hashes mean equal title, teaser and body, so the offsets, sentences and norms
-    of the earlier article hold for the new one. Versions published before articles recorded
-    their model are not used; one removed while it is read (a concurrent publish) is skipped.
+    of the earlier article hold for the new one. The archive index names the first article
+    (earliest batch) with each content hash that the model enriched; only those batches'
+    entities files are read. Versions published before articles recorded their model are not
+    used; one removed while it is read (a concurrent publish) is skipped.
     """
-    def lookup(label: str, hashes: Sequence[str]) -> tuple[set[str], pa.Table]:
-        import pyarrow.dataset as ds
+    index = ArchiveIndex(wh)
 
-        wanted = set(hashes)
+    def lookup(label: str, hashes: Sequence[str]) -> tuple[set[str], pa.Table]:
+        hits = index.enriched_articles(label, hashes)
+        by_version: dict[tuple[date, str], dict[str, str]] = {}
+        for content_hash, (day, run_id, article_id) in hits.items():
+            by_version.setdefault((day, run_id), {})[article_id] = content_hash
         found: set[str] = set()
         pieces: list[pa.Table] = []
-        for batch in wh.published_batches():
-            version = wh.current_version(batch)
-            if version is None or len(found) == len(wanted):
-                continue
+        for (day, run_id), by_id in sorted(by_version.items()):
+            version = wh.store(day, run_id)
             try:
-                articles = ds.dataset(version / "articles", format="parquet")
-                if "ner_model" not in articles.schema.names:
-                    continue
-                hits = scanner(version / "articles",
-                                (pc.field("ner_model") == label)
-                                & pc.field("content_hash").isin(sorted(wanted - found)),
-                                ["article_id", "content_hash"]).to_table()
-                by_id: dict[str, str] = {}  # one article per content hash
-                taken: set[str] = set()
-                for article_id, content_hash in zip(hits.column("article_id").to_pylist(),
-                                                    hits.column("content_hash").to_pylist(),
-                                                    strict=True):
-                    if content_hash not in found and content_hash not in taken:
-                        taken.add(str(content_hash))
-                        by_id[str(article_id)] = str(content_hash)
-                if not by_id:
-                    continue
                 rows = scanner(version / "entities", pc.field("article_id").isin(sorted(by_id)),
-                                list(CACHED_ENTITY_COLUMNS)).to_table()
+                               list(CACHED_ENTITY_COLUMNS)).to_table()
             except OSError as exc:
                 LOGGER.info("entity cache: skipped %s (%s)", version, exc)
                 continue

@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.batch.archive_index import ArchiveIndex
 from pipeline.batch.common import PARTS, PLAN, SHARDS, BatchPlan
 from pipeline.enrich.ner import (
     resolve_model,
@@ -127,21 +127,14 @@ def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
     """relative name -> [version folder, file name there, batch date] of an earlier published
     batch that read a file with the same bytes (the latest such batch).
 
-    Reads the ``manifest`` of every other published batch: one small file per batch."""
+    A lookup in the archive index: its cost follows the batch's files, not the archive's."""
     wanted = {h for h in hashes.values() if not _pseudo_digest(h)}
-    seen: dict[str, list[str]] = {}
-    for other in wh.published_batches() if wanted else []:
-        version = wh.current_version(other)
-        if other == batch_date or version is None:
-            continue
-        try:  # a concurrent publish may remove an old version while we read it
-            files = _files_read(version)
-        except (OSError, pa.ArrowException) as exc:
-            LOGGER.info("known files: skipped %s (%s)", version, exc)
-            continue
-        seen.update((digest, [str(version), name, other.isoformat()])
-                    for name, digest in files.items() if digest in wanted)
-    return {rel: seen[digest] for rel, digest in hashes.items() if digest in seen}
+    if not wanted:
+        return {}
+    seen = ArchiveIndex(wh).known_files(wanted, exclude=batch_date)
+    return {rel: [str(wh.store(seen[digest][0], seen[digest][1]).resolve()), seen[digest][2],
+                  seen[digest][0].isoformat()]
+            for rel, digest in hashes.items() if digest in seen}
 
 
 def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:
@@ -259,12 +252,6 @@ def _previous_manifest(wh: storage.Warehouse, batch_date: date
     """source_file -> (sha256, read key) of the files the batch's current run read."""
     current = wh.current_version(batch_date)
     return {} if current is None else _manifest(current)
-
-
-def _files_read(version: Path) -> dict[str, str]:
-    """source_file -> sha256 of the files a published version read (its ``manifest``, without
-    the removed ones)."""
-    return {name: digest for name, (digest, _) in _manifest(version).items()}
 
 
 def _manifest(version: Path) -> dict[str, tuple[str, str | None]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.batch.archive_index import ArchiveIndex
 from pipeline.batch.common import (
     ENRICHED,
     PARTS,
@@ -40,8 +42,13 @@ def _quality_gate(wh: storage.Warehouse, version: Path, staging: Path, batch_dat
                   run_id: str, settings: Settings) -> None:
     """Check the built version; on failure remove it and raise (the live state is kept)."""
     if settings.quality_gate:
-        history = [v for d in wh.published_batches() if d < batch_date
-                   and (v := wh.current_version(d)) is not None]
+        history: list[Path] = []  # the trailing batches with articles, latest last
+        for d in reversed([d for d in wh.published_batches() if d < batch_date]):
+            v = wh.current_version(d)
+            if v is not None and (v / "articles").is_dir():
+                history.insert(0, v)
+                if len(history) == quality.TRAILING_BATCHES:
+                    break
         checks = quality.run_checks(
             version, history, {k: float(v) for k, v in settings.quality_thresholds.items()},
             [c.strip() for c in settings.quality_override.split(",") if c.strip()],
@@ -74,32 +81,18 @@ def _signatures(table: pa.Table) -> np.ndarray:
 
 def _near_duplicates(wh: storage.Warehouse, batch_date: date,
                      parts: list[Path]) -> dict[str, str]:
-    """Cluster id of each staged article, against every other published batch."""
+    """Cluster id of each staged article, against every other published batch: the archive
+    index hands over only the earlier articles that share a band with the batch's."""
     staged = [pq.read_table(part, columns=["article_id", "minhash"]) for part in parts]
-    earlier: list[pa.Table] = []
-    for other in wh.published_batches():
-        version = wh.current_version(other)
-        if other == batch_date or version is None:
-            continue
-        for path in sorted((version / "articles").glob("*.parquet")):
-            names = pq.ParquetFile(path).schema_arrow.names
-            if "minhash" not in names:  # published before near-duplicate clustering
-                continue
-            earlier.append(pq.read_table(path, columns=["article_id", "duplicate_cluster_id",
-                                                        "minhash"]))
     empty = np.empty((0, neardup.NUM_PERM), np.uint32)
     new_ids = [str(a) for t in staged for a in t.column("article_id").to_pylist()]
-    old_ids = [str(a) for t in earlier for a in t.column("article_id").to_pylist()]
-    old_clusters = [str(c or a) for t in earlier for a, c in zip(
-        t.column("article_id").to_pylist(), t.column("duplicate_cluster_id").to_pylist(),
-        strict=True)]
-    clusters = neardup.cluster_arrays(
-        new_ids, np.concatenate([_signatures(t) for t in staged]) if staged else empty,
-        old_ids, old_clusters,
-        np.concatenate([_signatures(t) for t in earlier]) if earlier else empty)
+    new_sigs = np.concatenate([_signatures(t) for t in staged]) if staged else empty
+    earlier = ArchiveIndex(wh).near_duplicate_candidates(new_sigs, exclude=batch_date)
+    clusters = neardup.cluster_arrays(new_ids, new_sigs, earlier.article_ids,
+                                      earlier.cluster_ids, earlier.signatures)
     joined = sum(1 for a, c in clusters.items() if a != c)
-    LOGGER.info("batch %s: %d of %d articles are near duplicates (compared with %d earlier)",
-                batch_date, joined, len(new_ids), len(old_ids))
+    LOGGER.info("batch %s: %d of %d articles are near duplicates (%d earlier candidates)",
+                batch_date, joined, len(new_ids), len(earlier.article_ids))
     return clusters
 
 
@@ -243,6 +236,11 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
                             settings.row_group_rows)
         storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous,
                         durable=settings.fsync)
+        try:
+            ArchiveIndex(wh).record(batch_date, version)
+        except (OSError, sqlite3.Error) as exc:  # published: the next lookup indexes it
+            LOGGER.error("batch %s: published, but not recorded in the archive index (%s); "
+                         "the next run's lookups index it", batch_date, exc)
     shutil.rmtree(staging, ignore_errors=True)
     LOGGER.info("published batch %s (run %s): read %d = loaded %d + rejected %d; %d entities",
                 batch_date, run_id, counts["records_read"], loaded, rejected, entities)

@@ -226,6 +226,36 @@ def _replace_symlink(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
+NETWORK_FILE_SYSTEMS: Final = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "fuse.sshfs", "glusterfs",
+    "fuse.glusterfs", "ceph", "fuse.ceph", "lustre", "gpfs", "beegfs", "fuse.s3fs",
+})
+"""File systems shared between hosts: their locks and renames are not those of a local disk."""
+
+
+def mount_type(path: Path) -> str:
+    """The file system type of the mount holding ``path`` (from /proc/mounts; "" if unknown)."""
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def network_file_system(path: Path) -> bool:
+    return mount_type(path) in NETWORK_FILE_SYSTEMS
+
+
 class BatchLockedError(RuntimeError):
     """Another process is publishing the same batch."""
 
