@@ -125,9 +125,8 @@ class ArchiveIndex:
                               isolation_level=None)  # transactions are explicit
         try:
             con.execute(_BUSY)
-            mode = "DELETE" if storage.network_file_system(self.path.parent) else "WAL"
-            con.execute("PRAGMA journal_mode = DELETE" if mode == "DELETE"
-                        else "PRAGMA journal_mode = WAL")
+            shared = storage.check_shared_storage(self.path.parent).network
+            con.execute("PRAGMA journal_mode = DELETE" if shared else "PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.settings import Settings
+from pipeline.warehouse import storage
 from pipeline.warehouse.storage import CATALOG, Warehouse
 
 LOGGER = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
             stamp.read_text(encoding="utf-8").strip() == digest:
         LOGGER.info("catalog %s is current (views and place unchanged)", target)
         return target
-    tmp = target.with_name(f".{CATALOG}.tmp-{os.getpid()}")
+    tmp = target.with_name(f".{CATALOG}.tmp-{storage.temp_suffix()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect()
@@ -148,7 +149,7 @@ def export(settings: Settings, sql: str, output: Path, fmt: str,
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    tmp = output.with_name(f".{output.name}.tmp-{storage.temp_suffix()}")
     con = connect(settings)
     rows = 0
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def build_report(settings: Settings, start: date, end: date, entity: str | None,
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{socket.gethostname()}")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)

@@ -119,7 +119,7 @@ def ensure_derived(settings: Settings) -> list[Path]:
                 version = wh.current_version(batch_date)
                 if version is None or (version / TABLE).is_dir():
                     continue
-                tmp = version / f".{TABLE}.tmp-{os.getpid()}"
+                tmp = version / f".{TABLE}.tmp-{storage.temp_suffix()}"
                 for leftover in version.glob(f".{TABLE}.tmp-*"):
                     shutil.rmtree(leftover, ignore_errors=True)
                 derive_article_entities(version, version.name, settings, out_dir=tmp)

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -91,7 +92,7 @@ def _replacing(path: Path) -> Iterator[Path]:
     """A temporary name beside ``path``, renamed onto it when the block ends without error: a
     crash never leaves half a file under the real name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{temp_suffix()}")
     yield tmp
     os.replace(tmp, path)
 
@@ -205,7 +206,7 @@ class RowGroupWriter:
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{temp_suffix()}")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, path)
     return path
@@ -219,7 +220,7 @@ def read_json(path: Path) -> dict[str, Any]:
 def _replace_symlink(link: Path, target: str) -> None:
     """Point ``link`` at ``target`` atomically (create a new link, then rename over the old)."""
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp = link.with_name(f".{link.name}.tmp-{temp_suffix()}")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     os.symlink(target, tmp)
@@ -233,27 +234,71 @@ NETWORK_FILE_SYSTEMS: Final = frozenset({
 """File systems shared between hosts: their locks and renames are not those of a local disk."""
 
 
-def mount_type(path: Path) -> str:
-    """The file system type of the mount holding ``path`` (from /proc/mounts; "" if unknown)."""
-    try:
-        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return ""
+@dataclass(frozen=True)
+class Mount:
+    point: str
+    kind: str
+    options: frozenset[str]
+
+    @property
+    def network(self) -> bool:
+        return self.kind in NETWORK_FILE_SYSTEMS
+
+    @property
+    def host_local_locks(self) -> bool:
+        """Locks that other hosts cannot see: NFS mounted ``nolock`` or ``local_lock=...``."""
+        return self.network and bool(self.options & {
+            "nolock", "local_lock=all", "local_lock=flock", "local_lock=posix"})
+
+
+def mount_of(path: Path, mounts: str | None = None) -> Mount:
+    """The mount holding ``path`` (from /proc/mounts, or ``mounts`` in that format)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text(encoding="utf-8")
+        except OSError:
+            mounts = ""
     real = os.path.realpath(path)
-    best, kind = "", ""
-    for line in mounts:
+    best = Mount("", "", frozenset())
+    for line in mounts.splitlines():
         fields = line.split()
-        if len(fields) < 3:
+        if len(fields) < 4:
             continue
         point = fields[1].replace("\\040", " ")
         inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, kind = point, fields[2]
-    return kind
+        if inside and len(point) >= len(best.point):
+            best = Mount(point, fields[2], frozenset(fields[3].split(",")))
+    return best
 
 
 def network_file_system(path: Path) -> bool:
-    return mount_type(path) in NETWORK_FILE_SYSTEMS
+    return mount_of(path).network
+
+
+class SharedStorageError(RuntimeError):
+    """The warehouse is on shared storage whose locks do not work between hosts."""
+
+
+def check_shared_storage(root: Path, mounts: str | None = None) -> Mount:
+    """Refuse a warehouse on a network file system whose locks stay on this host.
+
+    A warehouse on NFS is there to be shared by several hosts; with ``nolock`` or
+    ``local_lock=...`` two hosts could publish the same batch or write the archive index at the
+    same time, each holding a lock the other cannot see. That must fail, not corrupt."""
+    mount = mount_of(root, mounts)
+    if mount.host_local_locks:
+        raise SharedStorageError(
+            f"warehouse {root} is on {mount.kind} ({mount.point}) mounted with "
+            f"{', '.join(sorted(o for o in mount.options if 'lock' in o))}: its locks are "
+            "local to this host, so runs on other hosts would not see them; mount it with "
+            "locking (NFSv4, or NFSv3 with lockd) or keep the warehouse on one host")
+    return mount
+
+
+def temp_suffix() -> str:
+    """``<host>-<pid>``: temporary names beside shared files must not collide between hosts
+    (process ids do)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class BatchLockedError(RuntimeError):
@@ -262,7 +307,10 @@ class BatchLockedError(RuntimeError):
 
 @contextlib.contextmanager
 def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
-    """Exclusive, non-blocking lock on one batch: a second publisher fails with a clear message."""
+    """Exclusive, non-blocking lock on one batch: a second publisher fails with a clear message.
+    ``flock`` works between hosts on NFS (the client maps it to the server's byte-range locks)
+    unless the mount keeps locks local: then this refuses to run (``check_shared_storage``)."""
+    check_shared_storage(wh.root)
     path = wh.root / LOCKS / f"{partition_name(batch_date)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
@@ -278,7 +326,7 @@ def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
             raise
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()}")
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
         fh.flush()
         try:
             yield
