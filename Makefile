@@ -64,32 +64,54 @@ lint: install
 	$(BIN)/mypy
 
 # German NER: convert corpora, build the gazetteer, train (about an hour on 2 cores), package into
-# models/de_news with its GermEval scores in meta.json. Needs ../shared/data. See training/ner/.
+# models/de_news with its GermEval / CoNLL-2003 German dev scores in meta.json. Needs ../shared/data.
 # English: `make train-ner NER_LANG=en` converts ../shared/data/ner_en (CleanCoNLL dev = spaCy dev;
 # CoNLL-2003 dev and WikiANN test never trained on), trains training/ner/config_en.cfg and packages
 # models/en_news with its CoNLL-2003 dev / WikiANN test / CleanCoNLL dev scores in meta.json.
+# NER_OPEN=1 (either language): only openly licensed training sets (no WikiNEuRal, CoNLL-2003,
+# Europarl, ZEFYS; English: BTC + WNUT-17), built in build/ner*_open, packaged as
+# models/<lang>_news_open (not committed). See training/ner/README.md.
 NER_LANG ?= de
-NER_BUILD := build/ner
+NER_OPEN ?= 0
+ifeq ($(NER_OPEN),1)
+NER_VARIANT := open
+NER_SUFFIX := _open
+else
+NER_VARIANT := all
+NER_SUFFIX :=
+endif
+NER_BUILD := build/ner$(NER_SUFFIX)
 NER_RUN := $(NER_BUILD)/runs/train
-NER_BUILD_EN := build/ner_en
+NER_BUILD_EN := build/ner_en$(NER_SUFFIX)
 NER_RUN_EN := $(NER_BUILD_EN)/runs/train
+NER_STEPS_EN := $(if $(filter open,$(NER_VARIANT)),--training.max_steps 4000,)
 
 train-ner: install
 ifeq ($(NER_LANG),en)
-	$(BIN)/python -m training.ner.convert --lang en --data ../shared/data --out $(NER_BUILD_EN)
-	OMP_NUM_THREADS=1 $(BIN)/python -m spacy train training/ner/config_en.cfg --output $(NER_RUN_EN)
+	$(BIN)/python -m training.ner.convert --lang en --variant $(NER_VARIANT) --data ../shared/data \
+		--out $(NER_BUILD_EN)
+	OMP_NUM_THREADS=1 $(BIN)/python -m spacy train training/ner/config_en.cfg --output $(NER_RUN_EN) \
+		--paths.train $(NER_BUILD_EN)/train --paths.dev $(NER_BUILD_EN)/dev $(NER_STEPS_EN)
 	OMP_NUM_THREADS=1 $(BIN)/python -m training.ner.package $(NER_RUN_EN)/model-best --lang en \
-		--out models/en_news --no-gazetteer --train-dir $(NER_BUILD_EN)/train
+		--variant $(NER_VARIANT) --out models/en_news$(NER_SUFFIX) --no-gazetteer \
+		--train-dir $(NER_BUILD_EN)/train
 else
-	$(BIN)/python -m training.ner.convert --data ../shared/data --out $(NER_BUILD)
-	$(BIN)/python -m training.ner.gazetteer --out $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
-	$(BIN)/python -m training.ner.rawtext --out $(NER_BUILD)/raw.jsonl
+	$(BIN)/python -m training.ner.convert --variant $(NER_VARIANT) --data ../shared/data \
+		--out $(NER_BUILD)
+	$(BIN)/python -m training.ner.gazetteer --out $(NER_BUILD)/gazetteer.jsonl \
+		--train-dir $(NER_BUILD)/train
+	$(BIN)/python -m training.ner.rawtext --out $(NER_BUILD)/raw.jsonl \
+		$(if $(filter open,$(NER_VARIANT)),--open,)
 	$(BIN)/python -m training.ner.vectors --no-lexicon --raw $(NER_BUILD)/raw.jsonl \
 		--gazetteer $(NER_BUILD)/gazetteer.jsonl --out $(NER_BUILD)/vectors.txt
-	$(BIN)/python -m spacy init vectors de $(NER_BUILD)/vectors.txt $(NER_BUILD)/vectors_model --prune 20000
-	$(BIN)/python -m spacy train training/ner/config.cfg --output $(NER_RUN)
-	$(BIN)/python -m training.ner.package $(NER_RUN)/model-best --out models/de_news \
-		--gazetteer $(NER_BUILD)/gazetteer.jsonl --train-dir $(NER_BUILD)/train
+	$(BIN)/python -m spacy init vectors de $(NER_BUILD)/vectors.txt $(NER_BUILD)/vectors_model \
+		--prune 20000
+	$(BIN)/python -m spacy train training/ner/config.cfg --output $(NER_RUN) \
+		--paths.train $(NER_BUILD)/train --paths.dev $(NER_BUILD)/dev \
+		--paths.vectors $(NER_BUILD)/vectors_model
+	$(BIN)/python -m training.ner.package $(NER_RUN)/model-best --variant $(NER_VARIANT) \
+		--out models/de_news$(NER_SUFFIX) --gazetteer $(NER_BUILD)/gazetteer.jsonl \
+		--train-dir $(NER_BUILD)/train
 endif
 
 # Every shipped NER model: P/R/F1 per label and micro (PER/LOC/ORG), words/s of nlp.pipe on one core.

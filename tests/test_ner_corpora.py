@@ -95,3 +95,27 @@ def test_feature_flags_from_gazetteer_and_wiktionary(tmp_path: Path) -> None:
     assert lexicon["Rathauses"] == [1.0, 0.0, 0.0]  # an inflected common noun
     assert lexicon["Südkorea"][1] == 1.0 and lexicon["Merkel"][2] == 1.0
     assert "Stoltenberg" not in lexicon
+
+
+def test_conll2003_german_train_reads_with_umlauts_and_all_labels(shared: Path) -> None:
+    sents = list(corpora.conll2003_de(shared / "ner/conll2003_de/train.tsv"))
+    assert len(sents) >= 12_152  # long sentences are cut in two, never fewer
+    words = {w for ws, _ in sents for w in ws}
+    assert {"Flüchtlinge", "Westdeutschland"} <= words and "-DOCSTART-" not in words
+    spans = gold_spans(sents)
+    assert {lab for *_, lab in spans} == {"PER", "LOC", "ORG"}  # MISC read, not scored
+    assert sum(1 for *_, lab in spans if lab == "LOC") == 4363
+
+
+def test_open_variants_train_only_on_open_sets(shared: Path) -> None:
+    """NER_OPEN=1: no non-commercial or research-only set in training or checkpoint choice;
+    the full recipe keeps CoNLL-2003 German and leaves both evaluation sets out."""
+    from training.ner.convert import sources, sources_en
+
+    full, open_de = sources(shared), sources(shared, "open")
+    assert "conll2003_de" in full["train"] and "conll2003_de" not in full["dev"]
+    assert set(open_de["train"]) == {"wikiann", "ler", "mobie", "europeana", "smartdata"}
+    assert set(open_de["dev"]) == {"wikiann", "mobie", "ler"}
+    open_en = sources_en(shared, "open")
+    assert set(open_en["train"]) == set(open_en["dev"]) == {"btc", "wnut17"}
+    assert "cleanconll" in sources_en(shared)["dev"]

@@ -184,6 +184,13 @@ def conll2003(path: Path) -> Iterator[Sentence]:
     return _sentences(read_columns(path, 0, -1, sep=" "), PLAIN)
 
 
+def conll2003_de(path: Path) -> Iterator[Sentence]:
+    """CoNLL-2003 German ``token<TAB>tag`` (IOB2, ``-DOCSTART-`` between documents). MISC holds
+    nationalities and events (``deutschen``), which GermEval calls LOCderiv/OTH: neither is
+    scored, so MISC stays MISC."""
+    return _sentences(read_columns(path, 0, -1, sep="\t"), PLAIN)
+
+
 def cleanconll(path: Path) -> Iterator[Sentence]:
     """CleanCoNLL: 5 tab-separated columns, the last is the BIO tag."""
     return _sentences(read_columns(path, 0, -1, sep="\t"), PLAIN)

@@ -1,7 +1,8 @@
 """Raw text for the static vectors (and ``spacy pretrain``): the training corpora's sentences.
 
-German: never GermEval. English (``--lang en``): the English training corpora plus the 2,225 BBC
-News articles of ``news_en/bbc``; never CoNLL-2003 dev, CleanCoNLL dev or WikiANN test.
+German: never GermEval or CoNLL-2003 German dev (``--open``: only the openly licensed corpora,
+as ``convert --variant open``). English (``--lang en``): the English training corpora plus the
+2,225 BBC News articles of ``news_en/bbc``; never CoNLL-2003 dev, CleanCoNLL dev or WikiANN test.
 
     python -m training.ner.rawtext --out build/ner/raw.jsonl
     python -m training.ner.rawtext --lang en --out build/ner_en/raw.jsonl
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 
 from training.ner import corpora
+from training.ner.convert import OPEN_DROPPED_DE
 
 
 def main() -> None:
@@ -21,6 +23,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("build/ner/raw.jsonl"))
     parser.add_argument("--lang", choices=("de", "en"), default="de")
+    parser.add_argument("--open", action="store_true",
+                        help="German: leave out the corpora the open variant does not train on")
     args = parser.parse_args()
     if args.lang == "en":
         english(args.data, args.out)
@@ -34,7 +38,11 @@ def main() -> None:
         (corpora.mobie, [ner / "mobie/train.conll2003"]),
         (corpora.zefys, [ner / "zefys/train.tsv"]),
         (corpora.europeana, [ner / f"europeana/enp_DE.{p}.bio" for p in ("lft", "onb", "sbb")]),
+        (corpora.conll2003_de, [ner / "conll2003_de/train.tsv"]),
     ]
+    if args.open:
+        readers = [(reader, paths) for reader, paths in readers
+                   if reader.__name__ not in OPEN_DROPPED_DE]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with args.out.open("w", encoding="utf-8") as fh:
