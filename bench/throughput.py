@@ -108,6 +108,7 @@ import json, sys
 from pathlib import Path
 import pandas as pd
 import spacy
+import pipeline.enrich.nounfilter  # registers the shipped German pipeline's last component
 root, model, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 paths = sorted(root.rglob("*.txt"))
 df = pd.DataFrame({"path": [str(p) for p in paths],

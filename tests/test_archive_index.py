@@ -31,10 +31,14 @@ from pipeline.settings import Settings
 from pipeline.transform import neardup
 from pipeline.warehouse import storage
 
-WORDS = ("Regierung Bericht Stadt Markt Preis Woche Jahr Zeit Welt Land Haus Schule Kinder "
-         "Wasser Arbeit Geld Frage Antwort Abend Morgen Zukunft Gericht Polizei Wahl Partei "
-         "Kanzler Minister Bahn Strom Klima Wetter Sport Spiel Verein Trainer Musik Film Buch "
-         "Kunst Theater Museum Hafen Schiff Flug Auto Straße Brücke Turm Garten").split()
+WORDS = (
+    "Regierung", "Bericht", "Stadt", "Markt", "Preis", "Woche", "Jahr", "Zeit", "Welt",
+    "Land", "Haus", "Schule", "Kinder", "Wasser", "Arbeit", "Geld", "Frage", "Antwort",
+    "Abend", "Morgen", "Zukunft", "Gericht", "Polizei", "Wahl", "Partei", "Kanzler",
+    "Minister", "Bahn", "Strom", "Klima", "Wetter", "Sport", "Spiel", "Verein", "Trainer",
+    "Musik", "Film", "Buch", "Kunst", "Theater", "Museum", "Hafen", "Schiff", "Flug", "Auto",
+    "Straße", "Brücke", "Turm", "Garten",
+)
 
 
 # -- the scans the index replaced (the oracle) --------------------------------------------------

@@ -18,6 +18,8 @@ BASELINE = REPO / "training" / "ner" / "baseline.json"
 def nlp() -> object:
     import spacy
 
+    import pipeline.enrich.nounfilter  # noqa: F401  (the pipeline's last component)
+
     return spacy.load(MODEL)
 
 
@@ -48,6 +50,38 @@ def test_entities_in_the_reference_article(nlp: object) -> None:
     assert labels <= {"PER", "LOC", "ORG", "MISC"}
 
 
+SEED_NAMES = (
+    "Südkorea", "Nordkorea", "NATO", "Kiew", "Jens", "Stoltenberg", "Ukraine", "Seoul", "Yoon",
+    "Suk-yeol", "USA", "Polen", "Russland", "Deutschland", "Norwegen", "Japan", "KCNA", "Kim",
+    "Tong-myong", "Asiatisch-pazifische", "Wagner", "Außenministerium", "Lloyd", "Austin",
+    "Fumio", "Kishida", "Osten",
+)
+"""Every name in the reference article, annotated by hand (each a word of a PER/LOC/ORG/MISC
+span): ``Nordkoreas Außenministerium`` is an organisation, ``fernen Osten`` a place."""
+
+
+def test_no_common_noun_is_an_entity_in_the_reference_article(nlp: object) -> None:
+    """Every capitalised entity of the seed's teaser and body holds one of its names (bounds may
+    be loose: ``NATO-Generalsekretär`` passes); a span of common nouns (``Haubitzen``,
+    ``Vorwürfe``, ``Munition``, ``Waffen``) fails."""
+    from pipeline.ingest.encoding import decode
+    from pipeline.transform.textdump import parse_text_dump
+
+    text, _ = decode((SAMPLES / "2023-01-31" / "000_5fa03b91928cf31a.txt").read_bytes())
+    article = parse_text_dump(text)
+    names = [n.casefold() for n in SEED_NAMES]
+    spans = [(e.text, e.label_) for field in (article.teaser, article.title, article.body)
+             if field for e in nlp(field).ents]  # type: ignore[operator]
+    assert len(spans) > 40
+    # German nouns are capitalised: a lower-case span is an adjective of a name (CoNLL's MISC
+    # `amerikanische`, GermEval's LOCderiv `südkoreanischen`), not a common noun
+    not_names = [s for s in spans if s[0][:1].isupper()
+                 and not any(n in s[0].casefold() for n in names)]
+    assert not_names == []
+    for noun in ("Haubitzen", "Vorwürfe", "Munition", "Waffen"):
+        assert all(noun not in text for text, _ in spans), noun
+
+
 @pytest.mark.slow
 def test_evaluation_gate(shared: Path) -> None:
     """GermEval 2014 dev micro F1 must not fall below the stored baseline."""
@@ -56,7 +90,7 @@ def test_evaluation_gate(shared: Path) -> None:
     baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
     result = evaluate(str(MODEL), shared / "ner/germeval2014/NER-de-dev.tsv", speed=False)
     micro = result["scores"]["micro"]["f1"]
-    assert micro >= baseline["micro_f1"] - 0.005, (micro, baseline)
+    assert micro >= baseline["micro_f1"]["germeval2014_dev"] - 0.005, (micro, baseline)
 
 
 @pytest.mark.slow

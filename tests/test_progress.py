@@ -204,7 +204,7 @@ def test_ner_corpus_conversion_reports_corpora(tmp_path: Path, monkeypatch: pyte
 
     caplog.set_level(logging.INFO, logger="pipeline.progress")
     sentence = (["Stoltenberg", "besucht", "Seoul"], ["B-PER", "O", "B-LOC"])
-    monkeypatch.setattr(convert, "sources", lambda data: {
+    monkeypatch.setattr(convert, "sources", lambda data, variant="all", repeat=1: {
         "train": {"a": [sentence] * 2500, "b": [sentence] * 300, "c": [([], [])]},
         "dev": {"a": [sentence] * 10}})
     stats = convert.convert(tmp_path, tmp_path / "out", LogProgress(clock=FakeClock()))

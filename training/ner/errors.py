@@ -109,6 +109,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     import spacy
 
+    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--data", type=Path, default=GERMEVAL)

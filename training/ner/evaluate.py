@@ -130,6 +130,8 @@ def evaluate(model: str | Any, data: Path = GERMEVAL, train_dir: Path | None = N
     """Score ``model`` (a path or a loaded ``Language``) on one set (default: GermEval dev)."""
     import spacy
 
+    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
+
     nlp = spacy.load(model) if isinstance(model, (str, Path)) else model
     lang = lang or nlp.lang
     sentences = list((reader or corpora.germeval)(data))
@@ -155,6 +157,8 @@ def evaluate_all(model: str, train_dir: Path | None = None, speed: bool = True,
                  lang: str | None = None) -> dict[str, dict[str, Any]]:
     """Every evaluation set of the model's language; speed on the first one only."""
     import spacy
+
+    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
 
     nlp = spacy.load(model)
     lang = lang or nlp.lang

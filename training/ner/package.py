@@ -105,8 +105,40 @@ def sources_for(lang: str, variant: str) -> list[dict[str, str]]:
     return out
 
 
+def noun_list(train_dir: Path, gazetteer: Path | None) -> tuple[set[str], set[str]]:
+    """(nouns, names) for the common-noun filter: word forms German Wiktionary lists as common
+    nouns (not places, not persons), and the words that look like nouns or noun compounds but
+    are names: used as a PER/LOC/ORG name in the training data at least as often as not
+    (``Grünen``, ``Hamburg``), or a one-word gazetteer name."""
+    from collections import Counter
+
+    from pipeline.enrich.nounfilter import NounFilter
+    from training.ner.corpora import training_docs
+    from training.ner.errors import common_nouns
+
+    nouns = common_nouns()
+    probe = NounFilter(["PER", "LOC", "ORG"])
+    probe.set_nouns(nouns)
+    as_name: Counter[str] = Counter()
+    as_word: Counter[str] = Counter()
+    for doc in training_docs(train_dir):
+        for token in doc:
+            if token.ent_type_ in ("PER", "LOC", "ORG"):
+                as_name[token.text] += 1
+            elif token.ent_iob_ == "O" and token.text in as_name:
+                as_word[token.text] += 1
+    candidates = {w for w, n in as_name.items() if n >= as_word[w]}
+    if gazetteer is not None and gazetteer.is_file():
+        for line in gazetteer.read_text(encoding="utf-8").splitlines():
+            pattern = json.loads(line)["pattern"]
+            if isinstance(pattern, str) and " " not in pattern:
+                candidates.add(pattern)
+    names = {w for w in candidates if probe.is_noun(w)}
+    return nouns - names, names
+
+
 def assemble(model: Path, out: Path, gazetteer: Path | None, lang: str = "de",
-             variant: str = "all") -> Any:
+             variant: str = "all", nouns: tuple[set[str], set[str]] | None = None) -> Any:
     import spacy
 
     nlp = spacy.load(model)
@@ -114,6 +146,11 @@ def assemble(model: Path, out: Path, gazetteer: Path | None, lang: str = "de",
         ruler = nlp.add_pipe("entity_ruler", name="gazetteer", after="ner",
                              config={"overwrite_ents": False, "phrase_matcher_attr": "ORTH"})
         ruler.from_disk(gazetteer)
+    if nouns is not None:
+        from pipeline.enrich.nounfilter import FACTORY
+
+        noun_filter = nlp.add_pipe(FACTORY, last=True)
+        noun_filter.set_nouns(*nouns)
     is_open = variant == "open"
     if lang == "en":
         trained_on = ("BTC + WNUT-17 only (open variant)" if is_open else
@@ -155,6 +192,9 @@ def main() -> None:
                         help="default models/de_news (de), models/en_news (en)")
     parser.add_argument("--gazetteer", type=Path, default=Path("build/ner/gazetteer.jsonl"))
     parser.add_argument("--no-gazetteer", action="store_true")
+    parser.add_argument("--no-noun-filter", action="store_true",
+                        help="German: do not add the common-noun filter (pipeline/enrich/"
+                        "nounfilter.py)")
     parser.add_argument("--train-dir", type=Path, default=None,
                         help="default build/ner/train (de), build/ner_en/train (en)")
     parser.add_argument("--baseline", type=Path, default=None,
@@ -168,8 +208,10 @@ def main() -> None:
     out: Path = args.out or Path(f"models/{args.lang}_news{suffix}")
     train_dir: Path = args.train_dir or Path(
         f"build/ner{'_en' if args.lang == 'en' else ''}{suffix}/train")
+    nouns = (None if args.lang != "de" or args.no_noun_filter
+             else noun_list(train_dir, None if args.no_gazetteer else args.gazetteer))
     assemble(args.model, out, None if args.no_gazetteer else args.gazetteer, lang=args.lang,
-             variant=args.variant)
+             variant=args.variant, nouns=nouns)
     results = evaluate_all(str(out), train_dir=train_dir)
     meta_path = out / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
