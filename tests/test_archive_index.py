@@ -245,3 +245,21 @@ def test_index_follows_replaced_and_removed_batches(tmp_path: Path) -> None:
     assert indexed == {d.isoformat() for d in dates if d != dates[1]}
     assert index.near_duplicate_candidates(scan_earlier(wh, dates[1])[2], exclude=dates[0]
                                            ).article_ids == scan_earlier(wh, dates[0])[0]
+
+
+def test_lookups_probe_the_index_per_key(tmp_path: Path) -> None:
+    """Each lookup walks the batch's keys and searches the index for each: no query plan scans
+    an index table (a scan costs what the archive holds; SQLite chose one for a fresh temporary
+    table until the join order was fixed)."""
+    import sqlite3
+
+    s, _, _ = build_archive(tmp_path, 4, days=2)
+    index = ArchiveIndex(storage.Warehouse(s.warehouse))
+    con = sqlite3.connect(index.path)
+    con.execute("CREATE TEMP TABLE wanted (k PRIMARY KEY) WITHOUT ROWID")
+    for sql in (archive_index.KNOWN_FILES_SQL, archive_index.ENRICHED_SQL,
+                archive_index.CANDIDATES_SQL):
+        plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql, ("x",))]
+        assert plan[0] == "SCAN w", plan
+        assert not any(step.startswith("SCAN") for step in plan[1:]), plan
+    con.close()

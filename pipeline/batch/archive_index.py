@@ -88,6 +88,20 @@ _DELETE_BATCH: Final = (
     "DELETE FROM members WHERE bid = ?", "DELETE FROM bands WHERE bid = ?",
     "DELETE FROM batches WHERE bid = ?",
 )
+KNOWN_FILES_SQL: Final = (
+    "SELECT f.sha256, b.batch_date, b.run_id, f.source_file FROM wanted w "
+    "CROSS JOIN files f ON f.sha256 = w.k JOIN batches b USING (bid) "
+    "WHERE b.batch_date <> ? ORDER BY b.batch_date, f.seq")
+ENRICHED_SQL: Final = (
+    "SELECT c.content_hash, b.batch_date, b.run_id, c.article_id FROM wanted w "
+    "CROSS JOIN contents c ON c.content_hash = w.k AND c.ner_model = ? "
+    "JOIN batches b USING (bid) ORDER BY b.batch_date, c.seq")
+CANDIDATES_SQL: Final = (
+    "SELECT DISTINCT b.batch_date, m.seq, m.article_id, m.cluster_id, m.minhash "
+    "FROM wanted w CROSS JOIN bands n ON n.code = w.k JOIN batches b USING (bid) "
+    "JOIN members m ON m.bid = n.bid AND m.seq = n.seq "
+    "WHERE b.batch_date <> ? ORDER BY b.batch_date, m.seq")
+"""The lookups: ``wanted`` (the batch's keys) first, in a ``CROSS JOIN`` (see ``_wanted``)."""
 _BAND_SALT: Final = np.arange(neardup.BANDS, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
 
 
@@ -224,11 +238,7 @@ class ArchiveIndex:
         out: dict[str, tuple[date, str, str]] = {}
         with self._connect() as con:
             _wanted(con, digests)
-            for sha, day, run_id, name in con.execute(
-                    "SELECT f.sha256, b.batch_date, b.run_id, f.source_file FROM wanted w "
-                    "JOIN files f ON f.sha256 = w.k JOIN batches b USING (bid) "
-                    "WHERE b.batch_date <> ? ORDER BY b.batch_date, f.seq",
-                    (exclude.isoformat(),)):
+            for sha, day, run_id, name in con.execute(KNOWN_FILES_SQL, (exclude.isoformat(),)):
                 out[sha] = (date.fromisoformat(day), run_id, name)
         return out
 
@@ -240,10 +250,7 @@ class ArchiveIndex:
         out: dict[str, tuple[date, str, str]] = {}
         with self._connect() as con:
             _wanted(con, hashes)
-            for content_hash, day, run_id, article_id in con.execute(
-                    "SELECT c.content_hash, b.batch_date, b.run_id, c.article_id FROM wanted w "
-                    "JOIN contents c ON c.content_hash = w.k AND c.ner_model = ? "
-                    "JOIN batches b USING (bid) ORDER BY b.batch_date, c.seq", (label,)):
+            for content_hash, day, run_id, article_id in con.execute(ENRICHED_SQL, (label,)):
                 out.setdefault(content_hash, (date.fromisoformat(day), run_id, article_id))
         return out
 
@@ -252,12 +259,7 @@ class ArchiveIndex:
         self.sync()
         with self._connect() as con:
             _wanted(con, band_codes(sigs).ravel().tolist())
-            rows = con.execute(
-                "SELECT DISTINCT b.batch_date, m.seq, m.article_id, m.cluster_id, m.minhash "
-                "FROM wanted w JOIN bands n ON n.code = w.k JOIN batches b USING (bid) "
-                "JOIN members m ON m.bid = n.bid AND m.seq = n.seq "
-                "WHERE b.batch_date <> ? ORDER BY b.batch_date, m.seq",
-                (exclude.isoformat(),)).fetchall()
+            rows = con.execute(CANDIDATES_SQL, (exclude.isoformat(),)).fetchall()
         blobs = [blob for *_, blob in rows]
         sigs_out = (np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(
             len(blobs), neardup.NUM_PERM) if blobs else np.empty((0, neardup.NUM_PERM),
@@ -266,7 +268,12 @@ class ArchiveIndex:
 
 
 def _wanted(con: sqlite3.Connection, keys: Iterable[object]) -> None:
-    """The lookup's keys as the temporary table ``wanted(k)``, joined to the index's keys."""
+    """The lookup's keys as the temporary table ``wanted(k)``, joined to the index's keys.
+
+    The queries name it first in a ``CROSS JOIN``, which SQLite takes as the join order: left
+    to itself the planner, knowing nothing of a fresh temporary table, scanned the whole
+    ``files`` or ``contents`` table and probed ``wanted`` (a cost that grew with the archive;
+    ``tests/test_archive_index.py`` checks the plans)."""
     con.execute("DROP TABLE IF EXISTS temp.wanted")
     con.execute("CREATE TEMP TABLE wanted (k PRIMARY KEY) WITHOUT ROWID")
     con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((k,) for k in keys))
