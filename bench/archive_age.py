@@ -232,7 +232,7 @@ def snapshot(warehouse: Path, dest: Path) -> None:
 
 
 def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: int,
-                corpus_days: int, rounds: int) -> None:
+                corpus_days: int, rounds: int, probe_only: bool = False) -> None:
     """Publish the history, snapshotting the warehouse at each checkpoint; then probe every
     snapshot in turn, ``rounds`` times (side by side: the machine's load hits them alike), and
     keep each stage's median."""
@@ -246,15 +246,21 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         raise RuntimeError(f"{corpus.path}: {len(folders)} day folders, {history.days + 1} "
                            "needed")
     base = CACHE / f"age-{history.name}-{history.days}x{history.per_day}-{seed}"
-    shutil.rmtree(base, ignore_errors=True)
+    if not probe_only:
+        shutil.rmtree(base, ignore_errors=True)
     logs = base / "logs"
-    logs.mkdir(parents=True)
+    logs.mkdir(parents=True, exist_ok=True)
     warehouse = base / "warehouse"
     ruler = build_ruler(CACHE / "bench_ruler") if history.ner == "ruler" else None
     s = Settings.from_mapping(settings_for(warehouse, history.ner, ruler))
     logging.getLogger("pipeline").setLevel(logging.WARNING)
     snapshots: dict[int, Path] = {}
-    for n in range(history.days + 1):
+    if probe_only:  # the snapshots of an earlier --keep run, probed with the code as it is now
+        snapshots = {n: base / f"after-{n}" for n in checkpoints}
+        missing = [str(p) for p in snapshots.values() if not p.is_dir()]
+        if missing:
+            raise RuntimeError(f"--probe-only: no snapshot {', '.join(missing)}")
+    for n in range(0 if not probe_only else history.days + 1, history.days + 1):
         if n in checkpoints:
             snapshots[n] = base / f"after-{n}"
             if n == 0:
@@ -438,6 +444,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the warehouses")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="probe the snapshots an earlier --keep run left (no history build)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     histories = []
@@ -448,8 +456,8 @@ def main() -> None:
     corpus_days = max(h.days for h in histories) + 1
     for history in histories:
         points = args.checkpoints if history.name == "year" else args.ner_checkpoints
-        run_history(history, [int(x) for x in points.split(",")], args.keep, args.seed,
-                    corpus_days, args.rounds)
+        run_history(history, [int(x) for x in points.split(",")], args.keep or args.probe_only,
+                    args.seed, corpus_days, args.rounds, args.probe_only)
     text = report(histories, "python -m bench.archive_age " + " ".join(sys.argv[1:]))
     print(text)
     if not args.no_write:
