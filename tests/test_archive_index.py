@@ -263,3 +263,28 @@ def test_lookups_probe_the_index_per_key(tmp_path: Path) -> None:
         assert plan[0] == "SCAN w", plan
         assert not any(step.startswith("SCAN") for step in plan[1:]), plan
     con.close()
+
+
+def _open_index(root: str, barrier: object) -> None:
+    index = ArchiveIndex(storage.Warehouse(Path(root)))
+    barrier.wait()  # type: ignore[attr-defined]
+    for _ in range(20):  # each open switches the journal if needed, then forgets a batch
+        index.forget(date(2024, 1, 1))
+
+
+def test_processes_opening_a_new_index_at_once_all_succeed(tmp_path: Path) -> None:
+    """A parallel backfill's workers create the index together: switching a new file to WAL
+    needs it to themselves and SQLite does not wait for that, so each retries (a worker failed
+    its day with 'database is locked' before)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        root = tmp_path / f"wh{attempt}"
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_index, args=(str(root), barrier)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 6

@@ -41,7 +41,7 @@ def test_backfill_equals_day_by_day_runs_and_restarts(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     settings = Settings.from_mapping({"warehouse": tmp_path / "bf"})
     first = backfill(archive, FIRST, LAST, settings, parallel=2)
-    assert [r.status for r in first] == ["loaded"] * 3
+    assert [r.status for r in first] == ["loaded"] * 3, [r.detail for r in first]
     assert tables(tmp_path / "bf") == tables(by_day)
 
     again = backfill(archive, FIRST, LAST, settings)

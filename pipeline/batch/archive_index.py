@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -140,7 +141,7 @@ class ArchiveIndex:
         try:
             con.execute(_BUSY)
             shared = storage.check_shared_storage(self.path.parent).network
-            con.execute("PRAGMA journal_mode = DELETE" if shared else "PRAGMA journal_mode = WAL")
+            _journal(con, "delete" if shared else "wal")
             con.execute("PRAGMA synchronous = NORMAL")
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
@@ -324,6 +325,23 @@ class _VersionRows:
         signatures = (np.concatenate(sigs) if sigs
                       else np.empty((0, neardup.NUM_PERM), np.uint32))
         return cls(files, contents, ids, clusters, signatures)
+
+
+def _journal(con: sqlite3.Connection, mode: str) -> None:
+    """Switch the journal mode once per file. The switch needs the file to itself and SQLite
+    does not wait for that (busy_timeout does not apply): processes opening a new index at the
+    same moment (a parallel backfill) retry until the first one has switched it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.01
+    while con.execute("PRAGMA journal_mode").fetchone()[0] != mode:
+        try:
+            con.execute("PRAGMA journal_mode = WAL" if mode == "wal"
+                        else "PRAGMA journal_mode = DELETE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 @contextlib.contextmanager
