@@ -23,7 +23,7 @@ srv:/my\\040share /mnt/my\\040share cifs rw 0 0
 
 
 @pytest.mark.parametrize(("path", "kind", "network", "local_locks"), [
-    ("/work/main", "ext4", False, False),
+    ("/srv/news-etl", "ext4", False, False),
     ("/mnt/news/warehouse", "nfs4", True, False),
     ("/mnt/news/old/warehouse", "nfs", True, True),  # the longest mount point wins
     ("/mnt/newsroom", "ext4", False, False),  # a prefix of the name is not a parent folder
