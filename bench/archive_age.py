@@ -286,8 +286,8 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         history.probes.append(Probe(
             n, {st: statistics.median(p.seconds[st] for p in probes) for st in STAGES},
             {st: statistics.median(p.peak_mib[st] for p in probes) for st in STAGES}))
-    finish(history, snapshots[max(snapshots)], s.__class__.from_mapping(
-        settings_for(snapshots[max(snapshots)], history.ner, ruler)))
+    last = snapshots[max(snapshots)]
+    finish(history, last, Settings.from_mapping(settings_for(last, history.ner, ruler)))
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
 

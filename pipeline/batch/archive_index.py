@@ -204,14 +204,17 @@ class ArchiveIndex:
         """Index every current version the index lacks and forget batches no longer published;
         the number of batches (re)indexed. Costs a ``readlink`` per published batch when the
         index is up to date."""
+        with self._connect() as con:
+            return self._sync(con)
+
+    def _sync(self, con: sqlite3.Connection) -> int:
         current = {d: v for d in self.wh.published_batches()
                    if (v := self.wh.current_version(d)) is not None}
-        with self._connect() as con:
-            indexed = dict(con.execute("SELECT batch_date, run_id FROM batches").fetchall())
+        indexed = dict(con.execute("SELECT batch_date, run_id FROM batches").fetchall())
         stale = [d for d, v in current.items() if indexed.get(d.isoformat()) != v.name]
         gone = [d for d in indexed if date.fromisoformat(d) not in current]
         for day in gone:
-            with self._connect() as con, _transaction(con):
+            with _transaction(con):
                 self._drop(con, day)
         for batch_date in stale:
             version = current[batch_date]
@@ -220,7 +223,7 @@ class ArchiveIndex:
             except (OSError, pa.ArrowException) as exc:  # replaced while we read it
                 LOGGER.info("archive index: skipped %s (%s)", version, exc)
                 continue
-            with self._connect() as con, _transaction(con):
+            with _transaction(con):
                 still = self.wh.current_version(batch_date)
                 if still is not None and still.name == version.name:
                     self._replace(con, batch_date, version.name, rows)
@@ -235,9 +238,9 @@ class ArchiveIndex:
                     ) -> dict[str, tuple[date, str, str]]:
         """sha256 -> (batch date, run id, file name) of the latest other batch that read a
         file with these bytes (of several such files in that batch, the last in name order)."""
-        self.sync()
         out: dict[str, tuple[date, str, str]] = {}
         with self._connect() as con:
+            self._sync(con)
             _wanted(con, digests)
             for sha, day, run_id, name in con.execute(KNOWN_FILES_SQL, (exclude.isoformat(),)):
                 out[sha] = (date.fromisoformat(day), run_id, name)
@@ -247,9 +250,9 @@ class ArchiveIndex:
                           ) -> dict[str, tuple[date, str, str]]:
         """content hash -> (batch date, run id, article id) of the first published article
         (earliest batch, then article order) with that content that ``label`` enriched."""
-        self.sync()
         out: dict[str, tuple[date, str, str]] = {}
         with self._connect() as con:
+            self._sync(con)
             _wanted(con, hashes)
             for content_hash, day, run_id, article_id in con.execute(ENRICHED_SQL, (label,)):
                 out.setdefault(content_hash, (date.fromisoformat(day), run_id, article_id))
@@ -257,8 +260,8 @@ class ArchiveIndex:
 
     def near_duplicate_candidates(self, sigs: np.ndarray, exclude: date) -> Candidates:
         """Articles of other batches with a band key equal to one of ``sigs``' (same band)."""
-        self.sync()
         with self._connect() as con:
+            self._sync(con)
             _wanted(con, band_codes(sigs).ravel().tolist())
             rows = con.execute(CANDIDATES_SQL, (exclude.isoformat(),)).fetchall()
         blobs = [blob for *_, blob in rows]

@@ -131,10 +131,10 @@ def _known_files(wh: storage.Warehouse, hashes: dict[str, str],
     wanted = {h for h in hashes.values() if not _pseudo_digest(h)}
     if not wanted:
         return {}
-    seen = ArchiveIndex(wh).known_files(wanted, exclude=batch_date)
-    return {rel: [str(wh.store(seen[digest][0], seen[digest][1]).resolve()), seen[digest][2],
-                  seen[digest][0].isoformat()]
-            for rel, digest in hashes.items() if digest in seen}
+    seen = {digest: [str(wh.store(day, run_id).resolve()), name, day.isoformat()]
+            for digest, (day, run_id, name)
+            in ArchiveIndex(wh).known_files(wanted, exclude=batch_date).items()}
+    return {rel: seen[digest] for rel, digest in hashes.items() if digest in seen}
 
 
 def remove_stale_staging(wh: storage.Warehouse, ttl_hours: float) -> list[Path]:

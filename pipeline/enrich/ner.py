@@ -47,9 +47,7 @@ def load_pipeline(location: str) -> Any:
     """Load a spaCy pipeline for NER only, adding a sentencizer when it has no sentence source."""
     import spacy
 
-    from pipeline.enrich import nounfilter  # registers the factory the German pipeline uses
-
-    del nounfilter
+    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
     rulers = _entity_rulers(location)
     try:
         nlp = spacy.load(location, exclude=["lemmatizer", "tagger", "morphologizer",

@@ -271,10 +271,6 @@ def mount_of(path: Path, mounts: str | None = None) -> Mount:
     return best
 
 
-def network_file_system(path: Path) -> bool:
-    return mount_of(path).network
-
-
 class SharedStorageError(RuntimeError):
     """The warehouse is on shared storage whose locks do not work between hosts."""
 

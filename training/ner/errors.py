@@ -26,6 +26,7 @@ from training.ner.evaluate import (
     LABELS,
     Span,
     gold_spans,
+    load_model,
     predicted_spans,
     training_entity_texts,
     unseen_recall,
@@ -107,9 +108,6 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    import spacy
-
-    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
@@ -117,7 +115,7 @@ def main() -> None:
     parser.add_argument("--train-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    nlp = spacy.load(args.model)
+    nlp = load_model(args.model)
     sentences = list(corpora.germeval(args.data))
     gold = gold_spans(sentences)
     pred = predicted_spans(nlp, sentences)

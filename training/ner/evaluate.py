@@ -50,6 +50,16 @@ RULES = {"de": "outer level, exact spans, PER/LOC/ORG; OTH, -deriv, -part not go
 Span = tuple[int, int, int, str]  # sentence, start token, end token, label
 
 
+def load_model(model: str | Path) -> Any:
+    """``spacy.load`` with the factories of the shipped pipelines registered (the German one
+    ends with ``pipeline.enrich.nounfilter``)."""
+    import spacy
+
+    import pipeline.enrich.nounfilter  # noqa: F401  (registers the factory)
+
+    return spacy.load(model)
+
+
 def gold_spans(sentences: list[corpora.Sentence]) -> set[Span]:
     spans: set[Span] = set()
     for s, (_, tags) in enumerate(sentences):
@@ -128,11 +138,7 @@ def evaluate(model: str | Any, data: Path = GERMEVAL, train_dir: Path | None = N
              speed: bool = True, reader: Reader | None = None,
              lang: str | None = None) -> dict[str, Any]:
     """Score ``model`` (a path or a loaded ``Language``) on one set (default: GermEval dev)."""
-    import spacy
-
-    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
-
-    nlp = spacy.load(model) if isinstance(model, (str, Path)) else model
+    nlp = load_model(model) if isinstance(model, (str, Path)) else model
     lang = lang or nlp.lang
     sentences = list((reader or corpora.germeval)(data))
     gold = gold_spans(sentences)
@@ -156,11 +162,7 @@ def evaluate(model: str | Any, data: Path = GERMEVAL, train_dir: Path | None = N
 def evaluate_all(model: str, train_dir: Path | None = None, speed: bool = True,
                  lang: str | None = None) -> dict[str, dict[str, Any]]:
     """Every evaluation set of the model's language; speed on the first one only."""
-    import spacy
-
-    import pipeline.enrich.nounfilter  # noqa: F401  (registers the German pipeline's filter)
-
-    nlp = spacy.load(model)
+    nlp = load_model(model)
     lang = lang or nlp.lang
     return {name: evaluate(nlp, path, train_dir, speed=speed and i == 0, reader=reader,
                            lang=lang)

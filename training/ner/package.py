@@ -91,6 +91,19 @@ OPEN_EXCLUDED = {"de": {"conll2003_de", "wikineural", "europarl", "zefys"},
 (``training.ner.convert --variant open``)."""
 
 
+MODEL_TEXT: dict[str, tuple[str, tuple[str, str], str, str]] = {
+    "en": ("English NER (PER, LOC, ORG, MISC) for news-etl: spaCy CNN (hash embeddings, width "
+           "96)", ("CoNLL-2003 train + WikiANN, WikiNEuRal, BTC, WNUT-17",
+                   "BTC + WNUT-17 only (open variant)"), VERSION_EN, LICENSE_NOTE_EN),
+    "de": ("German NER (PER, LOC, ORG, MISC) for news-etl: spaCy CNN with static "
+           "fastText+gazetteer vectors", ("CoNLL-2003 German news + open and research German "
+                                          "corpora", "openly licensed German corpora (open "
+                                          "variant)"), VERSION, LICENSE_NOTE),
+}
+"""Per language: what the model is, what it was trained on (full, open variant), version and
+licence note, for ``meta.json``."""
+
+
 def sources_for(lang: str, variant: str) -> list[dict[str, str]]:
     """The sources a variant used, without the internal ``corpus`` key."""
     table = SOURCES if lang == "de" else SOURCES_EN
@@ -152,20 +165,9 @@ def assemble(model: Path, out: Path, gazetteer: Path | None, lang: str = "de",
         noun_filter = nlp.add_pipe(FACTORY, last=True)
         noun_filter.set_nouns(*nouns)
     is_open = variant == "open"
-    if lang == "en":
-        trained_on = ("BTC + WNUT-17 only (open variant)" if is_open else
-                      "CoNLL-2003 train + WikiANN, WikiNEuRal, BTC, WNUT-17")
-        description = ("English NER (PER, LOC, ORG, MISC) for news-etl: spaCy CNN (hash "
-                       f"embeddings, width 96) trained on {trained_on}"
-                       + (" + gazetteer ruler." if gazetteer else "."))
-        version, licence = VERSION_EN, LICENSE_NOTE_EN
-    else:
-        trained_on = ("openly licensed German corpora (open variant)" if is_open else
-                      "CoNLL-2003 German news + open and research German corpora")
-        description = ("German NER (PER, LOC, ORG, MISC) for news-etl: spaCy CNN with static "
-                       f"fastText+gazetteer vectors, trained on {trained_on}"
-                       + (", + gazetteer ruler." if gazetteer else "."))
-        version, licence = VERSION, LICENSE_NOTE
+    what, trained_on, version, licence = MODEL_TEXT[lang]
+    description = (f"{what} trained on {trained_on[is_open]}"
+                   + (" + gazetteer ruler." if gazetteer else "."))
     nlp.meta.update({"name": NAME + ("_open" if is_open else ""), "version": version,
                      "sources": sources_for(lang, variant),
                      "license": LICENSE_NOTE_OPEN[lang] if is_open else licence,
