@@ -86,6 +86,7 @@ class History:
     catalog_rebuild: float | None = None
     files: dict[str, int] = field(default_factory=dict)
     index_mib: float | None = None
+    compaction_seconds: dict[int, list[float]] = field(default_factory=dict)
 
 
 # -- the child: one probe batch, stage by stage --------------------------------------------------
@@ -181,13 +182,10 @@ def build_ruler(out: Path) -> Path:
 def remove_batch(warehouse: Path, day: date) -> None:
     """Take the probe out again: its links, pointer and versions, then its index rows."""
     from pipeline.batch.archive_index import ArchiveIndex
-    from pipeline.warehouse import storage
+    from pipeline.warehouse import layout, storage
 
     wh = storage.Warehouse(warehouse)
-    for table in storage.table_names():
-        link = wh.table_link(table, day)
-        if link.is_symlink():
-            link.unlink()
+    layout.unlink_day(wh, day)
     if wh.pointer(day).is_symlink():
         wh.pointer(day).unlink()
     shutil.rmtree(warehouse / storage.STORE / storage.partition_name(day), ignore_errors=True)
@@ -276,6 +274,9 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         if (n + 1) % 10 == 0:
             print(f"[{history.name}] {n + 1} batches published, last "
                   f"{history.build_seconds[-1]:.1f} s", flush=True)
+    for n, path in snapshots.items():
+        if n:
+            prepare(history, path, Settings.from_mapping(settings_for(path, history.ner, ruler)))
     measured: dict[int, list[Probe]] = {n: [] for n in snapshots}
     for r in range(rounds):
         for n, path in snapshots.items():
@@ -292,13 +293,40 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         shutil.rmtree(base, ignore_errors=True)
 
 
+def prepare(history: History, warehouse: Path, settings: Any) -> None:
+    """Bring a snapshot to what the nightly DAG leaves (untimed, before the probes): the link
+    layout and catalog of this code, closed months compacted (each month's compaction timed),
+    the archive index current (a snapshot of older code is indexed anew)."""
+    from pipeline.batch.archive_index import ArchiveIndex
+    from pipeline.catalog.views import refresh_catalog
+    from pipeline.warehouse import compaction, storage
+
+    refresh_catalog(settings, force=True)
+    wh = storage.Warehouse(warehouse)
+    for month in compaction.closed_months(wh):
+        start = time.perf_counter()
+        compaction.compact_month(settings, month)
+        history.compaction_seconds.setdefault(len(wh.published_batches()), []).append(
+            time.perf_counter() - start)
+    start = time.perf_counter()
+    indexed = ArchiveIndex(wh).sync()
+    print(f"[{history.name}] {warehouse.name}: {len(layout_months(wh))} months compacted, "
+          f"{indexed} batches indexed in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def layout_months(wh: Any) -> dict[str, str]:
+    from pipeline.warehouse import layout
+
+    return layout.compacted_months(wh)
+
+
 def finish(history: History, warehouse: Path, settings: Any) -> None:
     """Queries, a forced catalog rebuild and the file counts on the final warehouse."""
     import duckdb
 
     from pipeline.batch.archive_index import index_size
     from pipeline.catalog.views import refresh_catalog
-    from pipeline.warehouse import storage
+    from pipeline.warehouse import layout, storage
 
     medians, _ = canonical_queries(warehouse)
     history.queries.update(medians)
@@ -316,8 +344,9 @@ def finish(history: History, warehouse: Path, settings: Any) -> None:
     start = time.perf_counter()
     refresh_catalog(settings, force=True)
     history.catalog_rebuild = time.perf_counter() - start
-    for table in storage.table_names():
-        history.files[table] = sum(1 for _ in (warehouse / table).glob("*/*.parquet"))
+    for table in storage.table_names():  # the zero-row seed of the month glob not counted
+        history.files[table] = sum(1 for p in (warehouse / table).glob("*/*.parquet")
+                                   if p.parent.name != layout.SEED)
     history.index_mib = index_size(storage.Warehouse(warehouse)) / MIB
     print(f"[{history.name}] queries {history.queries}, catalog rebuild "
           f"{history.catalog_rebuild:.3f} s, files {history.files}", flush=True)
@@ -368,6 +397,11 @@ def verdicts(history: History) -> list[str]:
     out.append(f"- Parquet files: {sum(history.files.values())} "
                f"({', '.join(f'{t} {n}' for t, n in history.files.items())}); archive index "
                f"{history.index_mib:.1f} MiB")
+    for batches, times in sorted(history.compaction_seconds.items()):
+        out.append(f"- compacting a closed month (`newsetl compact`; the nightly DAG does it on "
+                   f"a month's first night) with {batches} batches published: "
+                   f"{statistics.median(times):.2f} s median, {max(times):.2f} s max, "
+                   f"{len(times)} months")
     if history.build_seconds:
         b = history.build_seconds
         out.append(f"- building the history: first 10 batches {statistics.mean(b[:10]):.2f} s "
@@ -453,7 +487,7 @@ def main() -> None:
         histories.append(History("year", args.days, args.per_day, "ruler"))
     if args.history in ("ner", "both"):
         histories.append(History("ner", args.ner_days, args.ner_per_day, "cnn"))
-    corpus_days = max(h.days for h in histories) + 1
+    corpus_days = max(args.days, args.ner_days) + 1  # one corpus for both histories
     for history in histories:
         points = args.checkpoints if history.name == "year" else args.ner_checkpoints
         run_history(history, [int(x) for x in points.split(",")], args.keep or args.probe_only,

@@ -5,10 +5,9 @@ Takes a warehouse (e.g. the year history ``bench/archive_age.py --keep`` leaves 
 a month, an entity over time, articles per source per day; median of 5, connect included) and a
 forced catalog rebuild as it is, then with its batches repeated ``k`` times under later batch
 dates (``<table>/batch_date=D'`` links to the same published versions, so the rows repeat and
-every table has k times the files), for k in ``--copies``; with ``--compacted``, also the same
-rows written as one file per table and month (what compacting closed months would leave). The
-difference between the two is what the files cost, not the data. The extra links are removed
-afterwards.
+every table has k times the files), for k in ``--copies``; with ``--compacted``, also a copy
+with its closed months compacted (``newsetl compact``). The difference between the two is what
+the files cost, not the data. The extra links are removed afterwards.
 
     python -m bench.small_files WAREHOUSE [--copies 1,3,10] [--compacted]
 """
@@ -54,35 +53,14 @@ def replicate(warehouse: Path, copies: int) -> list[Path]:
 
 
 def month_compacted(warehouse: Path, out: Path) -> Path:
-    """The same rows in the same layout, but one partition (one file per table) per month:
-    what a compaction of closed months would leave. Each month's rows carry the month's first
-    day as ``batch_date`` (enough for timing; not a faithful warehouse)."""
-    import duckdb
-    import pyarrow.parquet as pq
+    """A copy of the warehouse (hard links) with its closed months compacted by
+    ``pipeline.warehouse.compaction``, as the nightly DAG leaves it."""
+    from bench.archive_age import snapshot
+    from pipeline.settings import Settings
+    from pipeline.warehouse import compaction
 
-    from pipeline.warehouse import storage
-
-    con = duckdb.connect()
-    wh = storage.Warehouse(out)
-    months = sorted({d.replace(day=1) for d in storage.Warehouse(warehouse).published_batches()})
-    for table in storage.table_names():
-        glob = str(warehouse / table / "batch_date=*" / "*.parquet")
-        if not any((warehouse / table).glob("batch_date=*/*.parquet")):
-            continue
-        for day in months:
-            rows = con.execute(
-                "SELECT * EXCLUDE (batch_date) FROM read_parquet(?, hive_partitioning = true, "
-                "union_by_name = true) WHERE date_trunc('month', batch_date)::DATE = ?",
-                [glob, day]).to_arrow_table()
-            version = out / storage.STORE / storage.partition_name(day) / "compact"
-            (version / table).mkdir(parents=True, exist_ok=True)
-            pq.write_table(rows, version / table / "part-00000.parquet",
-                           row_group_size=16_384, compression="zstd")
-            if not wh.pointer(day).is_symlink():
-                wh.pointer(day).parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(os.path.relpath(version, wh.pointer(day).parent), wh.pointer(day))
-            storage.link_table(wh, day, table)
-    con.close()
+    snapshot(warehouse, out)
+    compaction.compact_closed(Settings.from_mapping({"warehouse": out, "fsync": False}))
     return out
 
 
@@ -125,7 +103,8 @@ def main() -> None:
             if args.compacted:
                 with tempfile.TemporaryDirectory(dir=args.warehouse.parent) as tmp:
                     compact = month_compacted(args.warehouse, Path(tmp) / "warehouse")
-                    months = sum(1 for _ in (compact / "articles").glob("*/*.parquet"))
+                    months = sum(1 for _ in (compact / "articles").glob(
+                        "batch_month=[0-9]*/*.parquet"))
                     rows.append((copies, -months, timings(compact)))
                     print(copies, -months, rows[-1][2], flush=True)
         finally:

@@ -6,8 +6,10 @@ them as the batch ``batch_date = start.date()``. A run needs a data interval: tr
 logical date (``airflow dags trigger news_nightly -l 2023-02-01T02:00:00+00:00`` loads batch
 2023-01-31). Parsing and enrichment are mapped over shards of files, so they spread over the
 workers; only paths travel through XCom. Every task calls one function of ``pipeline``; heavy
-imports happen inside the tasks, never at parse time. The last task writes the batch's HTML
-report to ``<warehouse>/reports/report-<batch_date>.html``.
+imports happen inside the tasks, never at parse time. After the publish, months before the
+batch's are compacted into month files (``pipeline.warehouse.compaction``: on most nights there
+is nothing to do). The last task writes the batch's HTML report to
+``<warehouse>/reports/report-<batch_date>.html``.
 
 Sizing: ``enrich`` runs in the pool ``newsetl_enrich`` (create it before unpausing: ``airflow
 pools set newsetl_enrich 8 "news-etl NER tasks"``), at most 4 tasks at once per run, each with
@@ -140,6 +142,16 @@ def news_nightly() -> None:
             return str(stages.publish_batch(plan_path, day, settings))
 
     @task(execution_timeout=timedelta(minutes=30))
+    def compact(version: str) -> str:
+        """Fold the months before the batch's into month files (a conflict with another run
+        is logged and left for the next night)."""
+        from pipeline import stages
+
+        with _fail_fast():
+            stages.compact_closed(Settings.load(), before=_batch()[0])
+            return version
+
+    @task(execution_timeout=timedelta(minutes=30))
     def refresh_catalog(version: str) -> str:
         from pipeline.catalog.views import refresh_catalog
 
@@ -159,7 +171,7 @@ def news_nightly() -> None:
     articles = parse.expand(shard=shards)
     entities = enrich.expand(articles_part=articles)
     # Task functions take XComArgs when wired (Airflow's types do not say so).
-    report(refresh_catalog(publish(shards, entities)))  # type: ignore[arg-type]
+    report(refresh_catalog(compact(publish(shards, entities))))  # type: ignore[arg-type]
 
 
 news_nightly()

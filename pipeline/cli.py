@@ -337,6 +337,29 @@ def catalog_cmd(ctx: click.Context) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command("compact")
+@click.option("--month", "months", multiple=True, metavar="YYYY-MM",
+              help="a month to compact (repeatable); default: every closed month")
+@click.option("--before", type=str, default=None, callback=_parse_date, metavar="DATE",
+              help="only months before this date's month")
+@click.pass_context
+def compact_cmd(ctx: click.Context, months: tuple[str, ...], before: date | None) -> None:
+    """Fold closed months' day partitions into month files (fewer, larger files to read)."""
+    from pipeline.stages import compact_closed
+
+    for month in months:
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise click.BadParameter(f"{month!r} is not a month (YYYY-MM)",
+                                     param_hint="--month")
+    outcome = compact_closed(_settings(ctx), before=before, months=months or None)
+    if not outcome:
+        click.echo("no closed month has open days: nothing to compact")
+    for month, result in outcome.items():
+        click.echo(f"{month}: {result}")
+    if any(r.startswith("skipped") for r in outcome.values()):
+        ctx.exit(1)
+
+
 @main.group()
 def stage() -> None:
     """Run one stage at a time, as the Airflow tasks do (paths in, paths out)."""

@@ -11,7 +11,9 @@ from pipeline.batch.parse import parse_shard
 from pipeline.batch.plan import input_fingerprint, plan_batch, remove_stale_staging
 from pipeline.batch.publish import publish_batch
 from pipeline.batch.run import RunResult, run_batch
+from pipeline.warehouse.compaction import compact_closed
 
-__all__ = ["BatchPlan", "PublishError", "RunResult", "current_run", "enrich_shard",
+__all__ = ["BatchPlan", "PublishError", "RunResult", "compact_closed", "current_run",
+           "enrich_shard",
            "enrich_shards", "input_fingerprint", "parse_shard", "plan_batch", "plan_of_shard",
            "publish_batch", "remove_stale_staging", "run_batch"]

@@ -215,6 +215,49 @@ def test_clusters_depend_only_on_earlier_articles_sharing_a_band(data: st.DataOb
         neardup.cluster_arrays(new_ids, new, old_ids, old_clusters, old)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_clusters_depend_only_on_the_earlier_articles_a_bucket_keeps(
+        data: st.DataObject) -> None:
+    """What lets the index hand over few candidates however popular a band key is: the earlier
+    articles no bucket keeps (beyond ``EARLIER_PER_CLUSTER`` of a cluster, ``MAX_EARLIER`` in
+    all) change no cluster. Hundreds of earlier copies of a few texts, in few clusters."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    bases = rng.integers(0, 2**32, (data.draw(st.integers(1, 4)), neardup.NUM_PERM),
+                         dtype=np.uint32)
+
+    def members(n: int) -> np.ndarray:
+        rows = bases[rng.integers(0, len(bases), n)].copy()
+        flips = rng.random(rows.shape) < rng.choice([0.0, 0.05, 0.3, 0.6], (n, 1))
+        rows[flips] = rng.integers(0, 2**32, int(flips.sum()), dtype=np.uint32)
+        return rows
+
+    old = members(data.draw(st.integers(0, 300)))
+    new = members(data.draw(st.integers(1, 20)))
+    old_clusters = [f"c{rng.integers(0, data.draw(st.integers(1, 30)))}" for _ in range(len(old))]
+    old_ids = [f"o{i}" for i in range(len(old))]
+    new_ids = [f"n{i}" for i in range(len(new))]
+    old_codes, new_codes = archive_index.band_codes(old), archive_index.band_codes(new)
+    hit_article, hit_band = np.nonzero(np.isin(old_codes, new_codes))
+    numbers = {c: i for i, c in enumerate(dict.fromkeys(old_clusters))}
+    keep = neardup.kept_earlier(old_codes[hit_article, hit_band], hit_article.astype(np.int64),
+                                np.array([numbers[old_clusters[i]] for i in hit_article],
+                                         dtype=np.int64))
+    # the same articles the clustering's own buckets keep, band by band
+    codes = np.array([numbers[c] for c in old_clusters], dtype=np.int64)
+    used: set[int] = set()
+    for band in range(neardup.BANDS):
+        _, node = neardup._buckets(neardup._band_key(new, band), neardup._band_key(old, band),
+                                   codes, len(old))
+        used.update(node[node < len(old)].tolist())
+    assert keep.tolist() == sorted(used)
+    assert neardup.cluster_arrays(new_ids, new, [old_ids[i] for i in keep],
+                                  [old_clusters[i] for i in keep], old[keep]) == \
+        neardup.cluster_arrays(new_ids, new, old_ids, old_clusters, old)
+    if len(old) > 200 and len(bases) == 1:  # a popular bucket: most copies are not needed
+        assert len(keep) < len(old)
+
+
 def test_entity_cache_lookup_equals_the_scan(tmp_path: Path, tiny_ner: Path) -> None:
     _, landing, dates = build_archive(tmp_path, 3, days=3)
     s = Settings.from_mapping({"warehouse": tmp_path / "wh", "quality_gate": False,

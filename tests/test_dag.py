@@ -27,7 +27,8 @@ ENRICH_POOL = "newsetl_enrich"
 # Dummy arguments for calling each task's function outside Airflow.
 TASK_ARGS: dict[str, tuple[Any, ...]] = {
     "plan": (), "parse": ("shard.json",), "enrich": ("articles.parquet",),
-    "publish": (["staging/shards/0.json"], ["entities.parquet"]), "refresh_catalog": ("v1",),
+    "publish": (["staging/shards/0.json"], ["entities.parquet"]), "compact": ("v1",),
+    "refresh_catalog": ("v1",),
     "report": ("news.duckdb",)}
 
 
@@ -58,7 +59,7 @@ def test_nightly_dag_settings(dagbag: object) -> None:
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.catchup is False
     assert {"news-etl", "ingestion"} <= set(dag.tags)
-    assert {t.task_id for t in dag.tasks} == {"plan", "parse", "enrich", "publish",
+    assert {t.task_id for t in dag.tasks} == {"plan", "parse", "enrich", "publish", "compact",
                                               "refresh_catalog", "report"}
     for t in dag.tasks:
         assert t.retries >= 2, t.task_id

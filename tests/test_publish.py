@@ -14,7 +14,7 @@ from pipeline import stages
 from pipeline.catalog.views import refresh_catalog
 from pipeline.ingest import readers
 from pipeline.settings import Settings
-from pipeline.warehouse import storage
+from pipeline.warehouse import layout, storage
 from tests.conftest import SAMPLES
 
 DAY = date(2023, 2, 1)
@@ -40,7 +40,7 @@ def test_crash_before_swap_keeps_previous_state(settings: Settings,
     def crash(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt("killed mid-publish")
 
-    monkeypatch.setattr(storage, "swap_in", crash)
+    monkeypatch.setattr(layout, "swap_in", crash)
     with pytest.raises(KeyboardInterrupt):
         run(settings)
     assert articles_in(settings) == before

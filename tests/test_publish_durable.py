@@ -21,7 +21,7 @@ DAY = date(2023, 2, 1)
 def _publish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              fsync: bool) -> tuple[list[tuple[str, str]], Path]:
     events: list[tuple[str, str]] = []
-    real_fsync, real_replace = storage._fsync, storage._replace_symlink
+    real_fsync, real_replace = storage._fsync, storage.replace_symlink
 
     def spy_fsync(path: Path | str, directory: bool = False) -> None:
         events.append(("sync", os.path.realpath(path)))
@@ -32,7 +32,7 @@ def _publish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         events.append(("flip", str(link)))
 
     monkeypatch.setattr(storage, "_fsync", spy_fsync)
-    monkeypatch.setattr(storage, "_replace_symlink", spy_replace)
+    monkeypatch.setattr(storage, "replace_symlink", spy_replace)
     s = Settings.from_mapping({"warehouse": tmp_path / "wh", "ner_models": {"de": "none"},
                                "fsync": fsync})
     result = stages.run_batch(readers.landing_files(SAMPLES, DAY, date(2023, 2, 2)), DAY, s)

@@ -28,6 +28,7 @@ WAL needs shared memory, so it is used on local file systems only: on a network 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -98,10 +99,13 @@ ENRICHED_SQL: Final = (
     "CROSS JOIN contents c ON c.content_hash = w.k AND c.ner_model = ? "
     "JOIN batches b USING (bid) ORDER BY b.batch_date, c.seq")
 CANDIDATES_SQL: Final = (
-    "SELECT DISTINCT b.batch_date, m.seq, m.article_id, m.cluster_id, m.minhash "
+    "SELECT n.code, b.batch_date, n.bid, n.seq, m.cluster_id "
     "FROM wanted w CROSS JOIN bands n ON n.code = w.k JOIN batches b USING (bid) "
     "JOIN members m ON m.bid = n.bid AND m.seq = n.seq "
-    "WHERE b.batch_date <> ? ORDER BY b.batch_date, m.seq")
+    "WHERE b.batch_date <> ?")
+MEMBERS_SQL: Final = (
+    "SELECT m.article_id, m.cluster_id, m.minhash FROM json_each(?) j "
+    "CROSS JOIN members m ON m.bid = j.value ->> 0 AND m.seq = j.value ->> 1 ORDER BY j.key")
 """The lookups: ``wanted`` (the batch's keys) first, in a ``CROSS JOIN`` (see ``_wanted``)."""
 _BAND_SALT: Final = np.arange(neardup.BANDS, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
 
@@ -143,6 +147,7 @@ class ArchiveIndex:
             shared = storage.check_shared_storage(self.path.parent).network
             _journal(con, "delete" if shared else "wal")
             con.execute("PRAGMA synchronous = NORMAL")
+            con.execute("PRAGMA temp_store = MEMORY")  # the lookups' key tables
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 with _transaction(con):
@@ -187,10 +192,12 @@ class ArchiveIndex:
                         ((bid, seq, aid, cluster, sig.tobytes()) for seq, (aid, cluster, sig)
                          in enumerate(zip(rows.member_ids, rows.member_clusters,
                                           rows.signatures, strict=True))))
-        codes = band_codes(rows.signatures)
-        con.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?, ?)",
-                        ((int(code), bid, seq) for seq, row in enumerate(codes.tolist())
-                         for code in row))
+        codes = band_codes(rows.signatures)  # (articles, bands): row number = seq
+        seqs = np.repeat(np.arange(len(codes), dtype=np.int64), codes.shape[1])
+        order = np.lexsort((seqs, codes.ravel()))  # in key order: neighbouring B-tree pages
+        pairs = np.stack([codes.ravel()[order], seqs[order]], axis=1).tolist()
+        con.execute("INSERT OR IGNORE INTO bands SELECT value ->> 0, ?, value ->> 1 "
+                    "FROM json_each(?)", (bid, json.dumps(pairs)))
 
     @staticmethod
     def _drop(con: sqlite3.Connection, day: str) -> None:
@@ -259,16 +266,30 @@ class ArchiveIndex:
         return out
 
     def near_duplicate_candidates(self, sigs: np.ndarray, exclude: date) -> Candidates:
-        """Articles of other batches with a band key equal to one of ``sigs``' (same band)."""
+        """Articles of other batches with a band key equal to one of ``sigs``' (same band) that
+        the clustering can use: a popular band key collects members day after day, and the
+        clustering keeps only the first few of each bucket (``neardup.kept_earlier``), so only
+        those are read (signatures included). The hits themselves are narrow index rows."""
         with self._connect() as con:
             self._sync(con)
             _wanted(con, band_codes(sigs).ravel().tolist())
-            rows = con.execute(CANDIDATES_SQL, (exclude.isoformat(),)).fetchall()
+            hits = con.execute(CANDIDATES_SQL, (exclude.isoformat(),)).fetchall()
+            # archive order: batch date, then the article's place in its batch
+            articles = sorted({(day, bid, seq) for _, day, bid, seq, _ in hits})
+            number = {(bid, seq): i for i, (_, bid, seq) in enumerate(articles)}
+            cluster_no: dict[str, int] = {}
+            kept = neardup.kept_earlier(
+                np.array([h[0] for h in hits], dtype=np.int64),
+                np.array([number[h[2], h[3]] for h in hits], dtype=np.int64),
+                np.array([cluster_no.setdefault(h[4], len(cluster_no)) for h in hits],
+                         dtype=np.int64))
+            wanted = [[articles[i][1], articles[i][2]] for i in kept.tolist()]
+            rows = con.execute(MEMBERS_SQL, (json.dumps(wanted),)).fetchall()
         blobs = [blob for *_, blob in rows]
         sigs_out = (np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(
             len(blobs), neardup.NUM_PERM) if blobs else np.empty((0, neardup.NUM_PERM),
                                                                  np.uint32))
-        return Candidates([r[2] for r in rows], [r[3] for r in rows], sigs_out)
+        return Candidates([r[0] for r in rows], [r[1] for r in rows], sigs_out)
 
 
 def _wanted(con: sqlite3.Connection, keys: Iterable[object]) -> None:
@@ -280,7 +301,9 @@ def _wanted(con: sqlite3.Connection, keys: Iterable[object]) -> None:
     ``tests/test_archive_index.py`` checks the plans)."""
     con.execute("DROP TABLE IF EXISTS temp.wanted")
     con.execute("CREATE TEMP TABLE wanted (k PRIMARY KEY) WITHOUT ROWID")
-    con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((k,) for k in keys))
+    # one JSON array, not one bound statement per key (32,000 band codes: 0.25 -> 0.02 s)
+    con.execute("INSERT OR IGNORE INTO wanted SELECT value FROM json_each(?) ORDER BY 1",
+                (json.dumps(sorted(set(keys))),))
 
 
 @dataclass(frozen=True)

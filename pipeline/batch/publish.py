@@ -33,7 +33,7 @@ from pipeline.progress import NO_PROGRESS, Progress
 from pipeline.settings import Settings
 from pipeline.transform import neardup
 from pipeline.transform.dedupe import Deduper
-from pipeline.warehouse import derived, quality, storage
+from pipeline.warehouse import derived, layout, quality, storage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
         storage.write_table(version / "runs" / storage.published_name(version / "runs", 0),
                             storage.rows_to_table("runs", [*history, run_row]),
                             settings.row_group_rows)
-        storage.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous,
+        layout.swap_in(wh, batch_date, version, storage.table_names(), settings.keep_previous,
                         durable=settings.fsync)
         try:
             ArchiveIndex(wh).record(batch_date, version)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.settings import Settings
-from pipeline.warehouse import storage
+from pipeline.warehouse import layout, storage
 from pipeline.warehouse.storage import CATALOG, Warehouse
 
 LOGGER = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ def refresh_catalog(settings: Settings, force: bool = False) -> Path:
     if not wh.published_batches():
         raise CatalogError(f"nothing published in {wh.root} yet: run a batch first")
     ensure_derived(settings)  # batches published before a derived table existed
+    with layout.layout_lock(wh):  # a warehouse from before the generation layout gets it
+        layout.ensure(wh, durable=settings.fsync)
     target = wh.catalog
     root = wh.root.resolve()
     views = view_files(settings.sql_dir)

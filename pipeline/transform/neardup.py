@@ -264,6 +264,26 @@ def cluster_arrays(new_ids: Sequence[str], new_sigs: np.ndarray, earlier_ids: Se
             for i, r in enumerate(roots)}
 
 
+def kept_earlier(buckets: np.ndarray, earlier: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """The earlier articles ``cluster_arrays`` can use, from the rows (bucket, earlier article,
+    its cluster) of earlier articles that share a bucket (one band's key) with a new article;
+    earlier articles are numbered in archive order. A bucket keeps the first
+    ``EARLIER_PER_CLUSTER`` of each cluster and then the first ``MAX_EARLIER`` (``_buckets``);
+    an article no bucket keeps changes no cluster, so candidates need not include it: the
+    archive index passes only these (sorted, distinct article numbers) on, however many earlier
+    articles a popular bucket collected."""
+    if not len(buckets):
+        return np.empty(0, dtype=np.int64)
+    order = np.lexsort((earlier, clusters, buckets))
+    b, a, c = buckets[order], earlier[order], clusters[order]
+    run = np.r_[True, (b[1:] != b[:-1]) | (c[1:] != c[:-1])]
+    first = _rank_in_runs(np.cumsum(run)) < EARLIER_PER_CLUSTER
+    b, a = b[first], a[first]
+    order = np.lexsort((a, b))
+    b, a = b[order], a[order]
+    return np.unique(a[_rank_in_runs(b) < MAX_EARLIER])
+
+
 def _roots(new_sigs: np.ndarray, earlier_clusters: Sequence[str], earlier_sigs: np.ndarray,
            threshold: float) -> np.ndarray:
     """Each new article's cluster root: its cluster's first member, numbering the earlier

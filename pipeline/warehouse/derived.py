@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Final
 
 from pipeline.settings import Settings
-from pipeline.warehouse import storage
+from pipeline.warehouse import layout, storage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -99,9 +101,17 @@ def derive_article_entities(version: Path, run_id: str, settings: Settings,
     return table.num_rows
 
 
-def ensure_derived(settings: Settings) -> list[Path]:
-    """Derive ``article_entities`` for published batches whose version lacks it (published
-    before the table existed); returns the versions completed.
+def _complete_marker(wh: storage.Warehouse) -> Path:
+    return wh.root / "_index" / f"{TABLE}.complete"
+
+
+def ensure_derived(settings: Settings, batches: Iterable[date] | None = None) -> list[Path]:
+    """Derive ``article_entities`` for published batches (or ``batches``) whose version lacks
+    it (published before the table existed); returns the versions completed.
+
+    Every publish writes the table, so once a pass over the whole warehouse found nothing left
+    to do (nothing locked either), a marker file says so and later calls cost one ``stat``
+    instead of one per published batch.
 
     The table is built beside the version and renamed into it, then linked, under the batch's
     lock: a reader sees it whole or not at all, and a crash leaves only a temporary folder that
@@ -109,8 +119,12 @@ def ensure_derived(settings: Settings) -> list[Path]:
     another run is left to it (a publish writes the table; a concurrent upgrade derives it).
     """
     wh = storage.Warehouse(settings.warehouse)
+    marker = _complete_marker(wh)
+    if batches is None and marker.exists():
+        return []
     done: list[Path] = []
-    for batch_date in wh.published_batches():
+    skipped = False
+    for batch_date in (wh.published_batches() if batches is None else batches):
         version = wh.current_version(batch_date)
         if version is None or (version / TABLE).is_dir():
             continue
@@ -124,11 +138,15 @@ def ensure_derived(settings: Settings) -> list[Path]:
                     shutil.rmtree(leftover, ignore_errors=True)
                 derive_article_entities(version, version.name, settings, out_dir=tmp)
                 os.rename(tmp, version / TABLE)
-                storage.link_table(wh, batch_date, TABLE)
+                layout.link_day(wh, batch_date, [TABLE], durable=settings.fsync)
         except storage.BatchLockedError:  # its publisher (or another upgrade) writes the table
             LOGGER.info("batch %s: locked by another run, %s left to it", batch_date, TABLE)
+            skipped = True
             continue
         LOGGER.info("batch %s: %s derived for a version published before it existed",
                     batch_date, TABLE)
         done.append(version)
+    if batches is None and not skipped:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
     return done

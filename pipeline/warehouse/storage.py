@@ -1,12 +1,16 @@
-"""Warehouse layout, Parquet I/O and the atomic per-batch swap.
+"""Warehouse paths, Parquet I/O, locks and the batch pointers (the swap: ``layout.swap_in``).
 
 Layout under the warehouse root::
 
     _staging/<run_id>/...                          work in progress of a run (never read by views)
     _store/batch_date=D/<run_id>/<table>/part-N.parquet   immutable published versions
     _current/batch_date=D -> ../_store/batch_date=D/<run_id>   one pointer per batch
-    <table>/batch_date=D  -> ../_current/batch_date=D/<table>  what readers glob
+    <table>/batch_date=D  -> ../_current/batch_date=D/<table>  what readers glob (open days)
+    <table>/batch_month=M -> a compacted month's files            (closed months)
     news.duckdb                                    catalog of views
+
+(``<table>`` is a link into the live generation of links, see ``pipeline.warehouse.layout``;
+``pipeline.warehouse.compaction`` folds closed months.)
 
 Publishing a batch writes a complete new version under ``_store`` and then replaces the
 ``_current`` symlink with ``rename(2)``, which is atomic: every table of the batch flips from the
@@ -23,7 +27,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -153,9 +156,10 @@ class RowGroupWriter:
     published files have row groups of the intended size whatever the shard size was.
     """
 
-    def __init__(self, folder: Path, table: str, row_group_rows: int, max_file_rows: int) -> None:
+    def __init__(self, folder: Path, table: str, row_group_rows: int, max_file_rows: int,
+                 schema: pa.Schema | None = None) -> None:
         self.folder = folder
-        self.schema = file_schema(table)
+        self.schema = schema or file_schema(table)
         self.row_group_rows = row_group_rows
         self.max_file_rows = max_file_rows
         self.files: list[Path] = []
@@ -217,7 +221,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _replace_symlink(link: Path, target: str) -> None:
+def replace_symlink(link: Path, target: str) -> None:
     """Point ``link`` at ``target`` atomically (create a new link, then rename over the old)."""
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".{link.name}.tmp-{temp_suffix()}")
@@ -331,12 +335,9 @@ def batch_lock(wh: Warehouse, batch_date: date) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def link_table(wh: Warehouse, batch_date: date, table: str) -> None:
-    """Point ``<table>/batch_date=D`` at the batch's current version (through ``_current``)."""
-    link = wh.table_link(table, batch_date)
-    target = os.path.relpath(wh.pointer(batch_date) / table, link.parent)
-    if not (link.is_symlink() and os.readlink(link) == target):
-        _replace_symlink(link, target)
+def fsync_dir(path: Path | str) -> None:
+    """Flush a folder's entries (links made or renamed in it) to disk."""
+    _fsync(path, directory=True)
 
 
 def _fsync(path: Path | str, directory: bool = False) -> None:
@@ -360,36 +361,6 @@ def sync_tree(root: Path) -> int:
         _fsync(folder, directory=True)
     _fsync(root.parent, directory=True)
     return files
-
-
-def swap_in(wh: Warehouse, batch_date: date, version: Path, tables: Iterable[str],
-            keep_previous: bool, durable: bool = True) -> None:
-    """Make ``version`` the published state of the batch, then drop every other version but
-    the one it replaced (kept for rollback when ``keep_previous``): orphans of crashed runs go.
-
-    ``durable``: the version's files and folders are flushed to disk before the flip, and the
-    folders holding the flipped links after it (the way SQLite and PostgreSQL make a rename
-    durable): without it a power loss just after the flip could leave a published pointer to
-    files that never reached the disk."""
-    import time
-
-    previous = wh.current_version(batch_date)
-    pointer = wh.pointer(batch_date)
-    started = time.perf_counter()
-    synced = sync_tree(version) if durable else 0
-    _replace_symlink(pointer, os.path.relpath(version, pointer.parent))
-    for table in tables:
-        link_table(wh, batch_date, table)
-    if durable:
-        for folder in {pointer.parent, *(wh.table_link(t, batch_date).parent for t in tables)}:
-            _fsync(folder, directory=True)
-        LOGGER.info("batch %s: %d files and their folders synced to disk in %.3f s",
-                    batch_date, synced, time.perf_counter() - started)
-    keep = {version.resolve()} | ({previous} if keep_previous and previous else set())
-    for old in version.parent.iterdir():
-        if old.is_dir() and old.resolve() not in keep:
-            LOGGER.info("removing version %s", old)
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def compact(parts: Sequence[Path], out_dir: Path, table: str, row_group_rows: int,

@@ -18,15 +18,25 @@ CREATE OR REPLACE MACRO warehouse_root() AS
         ELSE built_warehouse_root()
     END;
 CREATE OR REPLACE MACRO table_glob(tbl) AS warehouse_root() || '/' || tbl || '/batch_date=*/*.parquet';
--- Every published Parquet file of a table, with batch_date from the Hive partition folder (a
--- filter on it reads only those folders' files) and columns matched by name across files written
--- by different schema versions.
+CREATE OR REPLACE MACRO month_glob(tbl) AS warehouse_root() || '/' || tbl || '/batch_month=*/*.parquet';
+-- Every published Parquet file of a table: open days with batch_date from the Hive partition
+-- folder (a filter on it reads only those folders' files), and compacted months, whose files
+-- hold batch_date in their rows, sorted by it (a filter on it skips row groups); columns matched
+-- by name across files written by different schema versions. (The month glob always matches:
+-- each table holds a zero-row batch_month=none/empty.parquet, see pipeline/warehouse/layout.py.)
 CREATE OR REPLACE MACRO warehouse_table(tbl) AS TABLE
     SELECT *
     FROM read_parquet(
         table_glob(tbl),
         hive_partitioning = true,
         hive_types = {'batch_date': DATE},
+        union_by_name = true
+    )
+    UNION ALL BY NAME
+    SELECT *
+    FROM read_parquet(
+        month_glob(tbl),
+        hive_partitioning = false,
         union_by_name = true
     );
 -- The first day of the period an article is dated to, as the outlet wrote it (local calendar):
