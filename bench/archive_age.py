@@ -230,13 +230,15 @@ def snapshot(warehouse: Path, dest: Path) -> None:
 
 
 def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: int,
-                corpus_days: int, rounds: int, probe_only: bool = False) -> None:
+                corpus_days: int, rounds: int, probe_only: bool = False,
+                resume: bool = False) -> None:
     """Publish the history, snapshotting the warehouse at each checkpoint; then probe every
     snapshot in turn, ``rounds`` times (side by side: the machine's load hits them alike), and
     keep each stage's median."""
     from pipeline import stages
     from pipeline.ingest import readers
     from pipeline.settings import Settings
+    from pipeline.warehouse import storage
 
     corpus = cached_corpus(corpus_days * 1000, seed)  # one corpus for both histories
     folders = sorted(p for p in corpus.path.iterdir() if p.is_dir())
@@ -244,7 +246,7 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         raise RuntimeError(f"{corpus.path}: {len(folders)} day folders, {history.days + 1} "
                            "needed")
     base = CACHE / f"age-{history.name}-{history.days}x{history.per_day}-{seed}"
-    if not probe_only:
+    if not probe_only and not resume:
         shutil.rmtree(base, ignore_errors=True)
     logs = base / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -258,7 +260,12 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         missing = [str(p) for p in snapshots.values() if not p.is_dir()]
         if missing:
             raise RuntimeError(f"--probe-only: no snapshot {', '.join(missing)}")
-    for n in range(0 if not probe_only else history.days + 1, history.days + 1):
+    first = 0
+    if resume:  # an interrupted build: go on after its last published batch
+        first = len(storage.Warehouse(warehouse).published_batches())
+        snapshots = {k: base / f"after-{k}" for k in checkpoints if k < first}
+        print(f"[{history.name}] resuming after {first} batches", flush=True)
+    for n in range(first if not probe_only else history.days + 1, history.days + 1):
         if n in checkpoints:
             snapshots[n] = base / f"after-{n}"
             if n == 0:
@@ -271,6 +278,7 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
         start = time.perf_counter()
         stages.run_batch(readers.list_input_files(folders[n])[:history.per_day], day, s)
         history.build_seconds.append(time.perf_counter() - start)
+        stages.compact_closed(s, before=day)  # as the nightly DAG does after its publish
         if (n + 1) % 10 == 0:
             print(f"[{history.name}] {n + 1} batches published, last "
                   f"{history.build_seconds[-1]:.1f} s", flush=True)
@@ -478,6 +486,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the warehouses")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with an interrupted history build (its warehouse is kept)")
     parser.add_argument("--probe-only", action="store_true",
                         help="probe the snapshots an earlier --keep run left (no history build)")
     args = parser.parse_args()
@@ -491,7 +501,7 @@ def main() -> None:
     for history in histories:
         points = args.checkpoints if history.name == "year" else args.ner_checkpoints
         run_history(history, [int(x) for x in points.split(",")], args.keep or args.probe_only,
-                    args.seed, corpus_days, args.rounds, args.probe_only)
+                    args.seed, corpus_days, args.rounds, args.probe_only, args.resume)
     text = report(histories, "python -m bench.archive_age " + " ".join(sys.argv[1:]))
     print(text)
     if not args.no_write:

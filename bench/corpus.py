@@ -310,7 +310,9 @@ def cached_corpus(n: int, seed: int = 0, cache: Path = CACHE, data: Path = DATA)
     marker = cache / f"corpus-{n}-{seed}.json"
     if marker.is_file() and path.is_dir():
         info = CorpusInfo.from_json(json.loads(marker.read_text(encoding="utf-8")))
-        if info.path == path and info.n == n and info.seed == seed:
+        # resolved: the same cache reached through a link (a git worktree's build/) is the
+        # same corpus, not a stale one to delete
+        if info.path.resolve() == path.resolve() and info.n == n and info.seed == seed:
             return info
     tmp = cache / f".corpus-{n}-{seed}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
