@@ -60,8 +60,6 @@ PROBE_DAY = date(2025, 1, 1)
 SAMPLE_SECONDS = 0.02
 RESULTS = REPO / "bench" / "RESULTS.md"
 CHART = REPO / "bench" / "archive_age.svg"
-BEGIN = "<!-- archive-age:begin -->"
-END = "<!-- archive-age:end -->"
 TARGET_RATIO = 1.2
 TARGET_QUERY_SECONDS = 1.0
 MIB = 1024 * 1024
@@ -441,8 +439,19 @@ def chart(histories: Sequence[History], out: Path) -> None:
     fig.savefig(out, format="svg", metadata={"Date": None})
 
 
-def report(histories: Sequence[History], command: str) -> str:
-    lines = [BEGIN, "## Archive age (issue: the 1,000th nightly run costs what the first did)",
+def markers(name: str) -> tuple[str, str, Path]:
+    """Begin and end markers of a history's section of RESULTS.md, and its chart: each history
+    is written by its own run."""
+    tag = "archive-age" if name == "year" else f"archive-age-{name}"
+    chart_file = CHART if name == "year" else CHART.with_name(f"archive_age_{name}.svg")
+    return f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->", chart_file
+
+
+def report(history: History, command: str) -> str:
+    begin, end, chart_file = markers(history.name)
+    title = ("## Archive age (issue: the 1,000th nightly run costs what the first did)"
+             if history.name == "year" else f"### Archive age: the {history.name} history")
+    lines = [begin, title,
              "", f"Command: `{command}`. Machine: " + ", ".join(
                  f"{k} {v}" for k, v in machine_info(os.getloadavg()).items()
                  if k in ("date", "CPU", "cores", "RAM", "code", "load average at start")) + ".",
@@ -451,17 +460,16 @@ def report(histories: Sequence[History], command: str) -> str:
              "catalog refresh in turn (one process each: parse_processes = ner_processes = 1), "
              "so stages are timed side by side in the same run; peak RSS includes the child's "
              "imports (about the same at every checkpoint).", "",
-             f"![archive age]({CHART.name})", ""]
-    for history in histories:
-        lines += [*ratio_table(history), "", *verdicts(history), ""]
-    lines.append(END)
+             f"![archive age]({chart_file.name})", "",
+             *ratio_table(history), "", *verdicts(history), "", end]
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace the archive-age section of RESULTS.md (or append it), keeping the rest."""
+def write_section(text: str, name: str, path: Path = RESULTS) -> None:
+    """Replace the history's section of RESULTS.md (or append it), keeping the rest."""
+    begin, end, _ = markers(name)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
     new = pattern.sub(lambda _: text, old) if pattern.search(old) else \
         (old.rstrip("\n") + "\n\n" + text if old else text)
     path.write_text(new, encoding="utf-8")
@@ -502,12 +510,13 @@ def main() -> None:
         points = args.checkpoints if history.name == "year" else args.ner_checkpoints
         run_history(history, [int(x) for x in points.split(",")], args.keep or args.probe_only,
                     args.seed, corpus_days, args.rounds, args.probe_only, args.resume)
-    text = report(histories, "python -m bench.archive_age " + " ".join(sys.argv[1:]))
-    print(text)
-    if not args.no_write:
-        write_section(text)
-        chart(histories, CHART)
-        print(f"written to {RESULTS} and {CHART}")
+    for history in histories:
+        text = report(history, "python -m bench.archive_age " + " ".join(sys.argv[1:]))
+        print(text)
+        if not args.no_write:
+            write_section(text, history.name)
+            chart([history], markers(history.name)[2])
+            print(f"written to {RESULTS} and {markers(history.name)[2]}")
 
 
 if __name__ == "__main__":

@@ -860,8 +860,8 @@ def main() -> None:
     text = report(results, command.strip(), args.ceiling_text, load)
     if args.out.is_file():  # bench/archive_age.py's section stays (it has its own command)
         old = args.out.read_text(encoding="utf-8")
-        kept = re.search(r"<!-- archive-age:begin -->.*?<!-- archive-age:end -->\n?", old, re.S)
-        if kept:
+        for kept in re.finditer(r"<!-- (archive-age[a-z-]*):begin -->.*?<!-- \1:end -->\n?",
+                                old, re.S):
             text = text.rstrip("\n") + "\n\n" + kept.group(0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

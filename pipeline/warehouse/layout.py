@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -147,14 +147,8 @@ def _write_seed(folder: Path, table: str) -> None:
 def _generation(wh: storage.Warehouse, links: Mapping[str, Mapping[str, str]],
                 durable: bool) -> Path:
     """Write a generation folder holding ``links`` (table -> name -> target) and the seeds."""
-    digest = hashlib.sha256()
-    for table in sorted(links):
-        for name in sorted(links[table]):
-            digest.update(f"{table}/{name}>{links[table][name]}\n".encode())
-    base = wh.root / LAYOUTS
-    gen = base / f"gen-{digest.hexdigest()[:16]}-{storage.temp_suffix()}"
-    if gen.exists():
-        shutil.rmtree(gen)
+    # a new name every time: the same links written twice must not replace the live folder
+    gen = wh.root / LAYOUTS / f"gen-{uuid.uuid4().hex[:16]}"
     for table in storage.table_names():
         folder = gen / table
         folder.mkdir(parents=True)
