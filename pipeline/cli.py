@@ -340,24 +340,18 @@ def catalog_cmd(ctx: click.Context) -> None:
 @main.command("compact")
 @click.option("--month", "months", multiple=True, metavar="YYYY-MM",
               help="a month to compact (repeatable); default: every closed month")
-@click.option("--before", type=str, default=None, callback=_parse_date, metavar="DATE",
-              help="only months before this date's month")
+@click.option("--before", callback=_parse_date, metavar="DATE", help="only months before it")
 @click.pass_context
 def compact_cmd(ctx: click.Context, months: tuple[str, ...], before: date | None) -> None:
     """Fold closed months' day partitions into month files (fewer, larger files to read)."""
     from pipeline.stages import compact_closed
 
-    for month in months:
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-            raise click.BadParameter(f"{month!r} is not a month (YYYY-MM)",
-                                     param_hint="--month")
+    if bad := [m for m in months if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", m)]:
+        raise click.BadParameter(f"{bad[0]!r} is not a month (YYYY-MM)", param_hint="--month")
     outcome = compact_closed(_settings(ctx), before=before, months=months or None)
-    if not outcome:
-        click.echo("no closed month has open days: nothing to compact")
-    for month, result in outcome.items():
-        click.echo(f"{month}: {result}")
-    if any(r.startswith("skipped") for r in outcome.values()):
-        ctx.exit(1)
+    click.echo("\n".join(f"{m}: {r}" for m, r in outcome.items())
+               or "no closed month has open days: nothing to compact")
+    ctx.exit(1 if any(r.startswith("skipped") for r in outcome.values()) else 0)
 
 
 @main.group()
