@@ -233,3 +233,43 @@ def test_cli_compacts_closed_months(built: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "nothing to compact" in result.output
     result = runner.invoke(main, args)
     assert result.exit_code == 0 and "2024-01: compacted" in result.output
+
+
+def _rerun_january_day(settings: Settings, barrier: Any) -> None:
+    day = DAYS[2]
+    landing = settings.warehouse.parent / "landing" / day.isoformat()
+    barrier.wait()
+    stages.run_batch(readers.list_input_files(landing), day, settings)
+
+
+def _compact_january(settings: Settings, barrier: Any) -> None:
+    barrier.wait()
+    compaction.compact_closed(settings, months=[JANUARY])
+
+
+def test_compaction_beside_a_publish_in_another_process(built: Settings,
+                                                        tmp_path: Path) -> None:
+    """A nightly-style publish of a January day and the compaction of January start at once in
+    two processes: whichever wins, every article is in the views once, with the re-run's rows."""
+    import multiprocessing
+
+    settings = _copy(built, tmp_path)
+    day = DAYS[2]
+    landing = settings.warehouse.parent / "landing" / day.isoformat()
+    (landing / "997_race.txt").write_bytes(f" date {day}\n\n{body(random.Random(11))}\n"
+                                           .encode())
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [ctx.Process(target=f, args=(settings, barrier))
+               for f in (_rerun_january_day, _compact_january)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    rows = _rows(settings)
+    ids = [(r[0], r[1]) for r in rows["articles"]]
+    assert len(ids) == len(set(ids))
+    assert any(r[2].endswith("997_race.txt") for r in rows["articles"])
+    compaction.compact_closed(settings)  # whatever happened, January can be folded now
+    assert _rows(settings) == rows

@@ -180,7 +180,7 @@ def test_run_without_data_interval_fails_clearly(dagbag: object) -> None:
     to trigger it, not a KeyError retried twice."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    for task_id in ("plan", "parse", "enrich", "publish", "report"):
+    for task_id in ("plan", "parse", "enrich", "publish", "compact", "report"):
         with run_context(interval=False), pytest.raises(AirflowFailException) as err:
             task_function(dagbag, task_id)(*TASK_ARGS[task_id])
         assert "data interval" in str(err.value) and "logical date" in str(err.value), task_id
