@@ -153,10 +153,10 @@ def news_nightly() -> None:
 
     @task(execution_timeout=timedelta(minutes=30))
     def refresh_catalog(version: str) -> str:
-        from pipeline.catalog.views import refresh_catalog
+        from pipeline import stages
 
         with _fail_fast():
-            return str(refresh_catalog(Settings.load()))
+            return str(stages.refresh_catalog(Settings.load()))
 
     @task(execution_timeout=timedelta(minutes=30))
     def report(catalog: str) -> str:

@@ -329,7 +329,8 @@ def report_cmd(ctx: click.Context, start: date, end: date | None, entity: str | 
 @click.pass_context
 def catalog_cmd(ctx: click.Context) -> None:
     """Rebuild news.duckdb from sql/views (after moving the warehouse or editing views)."""
-    from pipeline.catalog.views import CatalogError, refresh_catalog
+    from pipeline.catalog.views import CatalogError
+    from pipeline.stages import refresh_catalog
 
     try:
         click.echo(str(refresh_catalog(_settings(ctx), force=True)))
@@ -404,11 +405,10 @@ def stage_enrich(ctx: click.Context, articles_part: Path, batch_date: date) -> N
 def stage_publish(ctx: click.Context, plan: Path, batch_date: date) -> None:
     """Publish a planned, parsed and enriched run; refreshes the catalog."""
     from pipeline import stages
-    from pipeline.catalog.views import refresh_catalog
 
     settings = _settings(ctx)
     click.echo(str(stages.publish_batch(plan, batch_date, settings)))
-    refresh_catalog(settings)
+    stages.refresh_catalog(settings)
 
 
 @main.command("config")

@@ -117,6 +117,43 @@ def test_what_a_days_run_loaded_and_rejected(demo_warehouse: Settings) -> None:
     assert {"empty_file", "duplicate"} <= set(rejected)
 
 
+def country_mentions(settings: Settings) -> list[tuple[str, date, str | None, str]]:
+    """(country, publication day, date precision, article) of each place resolved to a country
+    or a place in it, in each article's first delivery."""
+    first = first_deliveries(table(settings, "articles"))
+    out = []
+    for p in table(settings, "places"):
+        art = first[p["article_id"]]
+        day = publication_day(art["published_local"])
+        if p["country_code"] and art["batch_date"] == p["batch_date"] and day:
+            out.append((p["country_code"], day, art["published_precision"], p["article_id"]))
+    return out
+
+
+def test_a_country_over_time(demo_warehouse: Settings) -> None:
+    got = run_example(demo_warehouse, "country_over_time.sql")
+    per_month: Counter[date] = Counter(day.replace(day=1) for code, day, _, _
+                                       in country_mentions(demo_warehouse) if code == "US")
+    assert [(date.fromisoformat(r["month"]), r["mentions"]) for r in got] == \
+        sorted(per_month.items())
+    assert len(got) >= 2
+
+
+def test_countries_of_the_week(demo_warehouse: Settings) -> None:
+    got = run_example(demo_warehouse, "countries_of_the_week.sql")
+    week = (date(2023, 1, 30), date(2023, 2, 6))  # Monday to Monday around 2023-01-31
+    counts: Counter[str] = Counter()
+    articles: dict[str, set[str]] = defaultdict(set)
+    for code, day, precision, article in country_mentions(demo_warehouse):
+        if precision in ("day", "minute", "second") and week[0] <= day < week[1]:
+            counts[code] += 1
+            articles[code].add(article)
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+    assert [(r["country_code"], r["mentions"]) for r in got] == expected
+    assert all(r["articles"] == len(articles[r["country_code"]]) for r in got)
+    assert {"GB", "US"} <= {r["country_code"] for r in got}
+
+
 def readme_queries() -> list[tuple[str, str]]:
     """(sql, printed output) pairs of the README's "Query the warehouse" section."""
     import re

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,3 +79,30 @@ def test_nothing_is_dropped(gaz: places.Gazetteer) -> None:
 @given(st.text(max_size=40))
 def test_key_is_idempotent(text: str) -> None:
     assert places.key(places.key(text)) == places.key(text)
+
+
+def test_the_pipeline_resolves_the_seed_articles_places(shared: Path, tmp_path: Path) -> None:
+    """The seed article through the whole pipeline and its shipped German model: the places
+    table has the countries of its LOC mentions."""
+    from datetime import date
+
+    from pipeline import stages
+    from pipeline.catalog import views
+    from pipeline.ingest import readers
+    from pipeline.settings import Settings
+
+    settings = Settings.from_mapping({"warehouse": tmp_path / "wh"})
+    seed = shared / "seed" / "000_5fa03b91928cf31a.txt"
+    stages.run_batch(readers.list_input_files(seed), date(2023, 1, 31), settings)
+    _, rows = views.query(settings, "SELECT text, country_code, reason, feature FROM places")
+    found: dict[str, set[str | None]] = {}
+    for text, code, _, _ in rows:
+        found.setdefault(text, set()).add(code)
+    expected = {"Südkorea": "KR", "Seoul": "KR", "Ukraine": "UA", "Nordkorea": "KP",
+                "USA": "US", "Japan": "JP", "Polen": "PL", "Norwegen": "NO",
+                "Deutschland": "DE", "Russland": "RU"}
+    for name, code in expected.items():
+        assert found.get(name) == {code}, (name, found.get(name))
+    _, daily = views.query(settings, "SELECT country_code, sum(mentions) FROM "
+                                     "country_mentions_daily GROUP BY ALL")
+    assert dict(daily)["KR"] >= 10

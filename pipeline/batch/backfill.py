@@ -100,7 +100,7 @@ def backfill(archive: Path, start: date, end: date, settings: Settings, parallel
     ``on_day`` gets each day's result as it arrives; ``progress`` counts days as ``backfill``
     (done/total, with loaded/skipped/failed tallies).
     """
-    from pipeline.catalog.views import refresh_catalog
+    from pipeline.batch.maintain import refresh_catalog
 
     results: list[DayResult] = []
     todo = days(start, end)

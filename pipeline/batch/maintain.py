@@ -1,14 +1,18 @@
-"""Monthly upkeep of a warehouse, run by the nightly DAG after its publish and by
-``newsetl compact``: closed months folded into month files, and the archive index's recent band
-rows merged into its main table, both off the nightly publish's path."""
+"""Upkeep of a warehouse beside the batches: monthly, closed months folded into month files and
+the archive index's recent band rows merged into its main table (the nightly DAG after its
+publish, ``newsetl compact``), both off the nightly publish's path; at every catalog refresh,
+derived tables completed for versions published before they existed."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 
 from pipeline.batch.archive_index import ArchiveIndex
+from pipeline.batch.places import ensure_places
+from pipeline.catalog import views
 from pipeline.settings import Settings
 from pipeline.warehouse import compaction, layout, storage
 
@@ -25,3 +29,11 @@ def compact_closed(settings: Settings, before: date | None = None,
     if days:
         ArchiveIndex(wh).merge(before=days[-1].replace(day=1))
     return outcome
+
+
+def refresh_catalog(settings: Settings, force: bool = False) -> Path:
+    """The catalog refresh every run and ``newsetl catalog`` do, after deriving the tables that
+    versions published before them lack and that need more than storage to derive
+    (``places``: the resolver; ``article_entities`` is the catalog's own upgrade)."""
+    ensure_places(settings)
+    return views.refresh_catalog(settings, force)

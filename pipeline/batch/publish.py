@@ -27,6 +27,7 @@ from pipeline.batch.common import (
     check_batch,
     part_path,
 )
+from pipeline.batch.places import derive_places
 from pipeline.enrich.ner import NO_MODEL
 from pipeline.ingest.records import Reject
 from pipeline.progress import NO_PROGRESS, Progress
@@ -229,6 +230,7 @@ def publish_batch(plan_path: Path, batch_date: date, settings: Settings,
         storage.compact([manifest_part] if manifest_part.exists() else [], version / "manifest",
                         "manifest", settings.row_group_rows, settings.max_file_rows)
         derived.derive_article_entities(version, run_id, settings)
+        derive_places(version, run_id, settings)
         _quality_gate(wh, version, staging, batch_date, run_id, settings)
         history = _run_history(wh, batch_date)
         storage.write_table(version / "runs" / storage.published_name(version / "runs", 0),

@@ -101,7 +101,8 @@ def _refresh_after_publish(settings: Settings) -> Path:
     rebuilds the file. Failing here made orchestrators retry a batch whose data was live."""
     import duckdb
 
-    from pipeline.catalog.views import CatalogError, refresh_catalog
+    from pipeline.batch.maintain import refresh_catalog
+    from pipeline.catalog.views import CatalogError
 
     try:
         return refresh_catalog(settings)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Final
@@ -101,13 +101,25 @@ def derive_article_entities(version: Path, run_id: str, settings: Settings,
     return table.num_rows
 
 
-def _complete_marker(wh: storage.Warehouse) -> Path:
-    return wh.root / "_index" / f"{TABLE}.complete"
+def _complete_marker(wh: storage.Warehouse, table: str = TABLE) -> Path:
+    return wh.root / "_index" / f"{table}.complete"
+
+
+Deriver = Callable[[Path, str, Settings, Path], int]
+"""Writes a derived table of a version (version, run id, settings, output folder) -> rows."""
 
 
 def ensure_derived(settings: Settings, batches: Iterable[date] | None = None) -> list[Path]:
-    """Derive ``article_entities`` for published batches (or ``batches``) whose version lacks
-    it (published before the table existed); returns the versions completed.
+    """``ensure_table`` for ``article_entities``."""
+    return ensure_table(settings, TABLE,
+                        lambda v, r, s, out: derive_article_entities(v, r, s, out_dir=out),
+                        batches)
+
+
+def ensure_table(settings: Settings, table: str, derive: Deriver,
+                 batches: Iterable[date] | None = None) -> list[Path]:
+    """Derive ``table`` for published batches (or ``batches``) whose version lacks it
+    (published before the table existed); returns the versions completed.
 
     Every publish writes the table, so once a pass over the whole warehouse found nothing left
     to do (nothing locked either), a marker file says so and later calls cost one ``stat``
@@ -119,32 +131,32 @@ def ensure_derived(settings: Settings, batches: Iterable[date] | None = None) ->
     another run is left to it (a publish writes the table; a concurrent upgrade derives it).
     """
     wh = storage.Warehouse(settings.warehouse)
-    marker = _complete_marker(wh)
+    marker = _complete_marker(wh, table)
     if batches is None and marker.exists():
         return []
     done: list[Path] = []
     skipped = False
     for batch_date in (wh.published_batches() if batches is None else batches):
         version = wh.current_version(batch_date)
-        if version is None or (version / TABLE).is_dir():
+        if version is None or (version / table).is_dir():
             continue
         try:
             with storage.batch_lock(wh, batch_date):
                 version = wh.current_version(batch_date)
-                if version is None or (version / TABLE).is_dir():
+                if version is None or (version / table).is_dir():
                     continue
-                tmp = version / f".{TABLE}.tmp-{storage.temp_suffix()}"
-                for leftover in version.glob(f".{TABLE}.tmp-*"):
+                tmp = version / f".{table}.tmp-{storage.temp_suffix()}"
+                for leftover in version.glob(f".{table}.tmp-*"):
                     shutil.rmtree(leftover, ignore_errors=True)
-                derive_article_entities(version, version.name, settings, out_dir=tmp)
-                os.rename(tmp, version / TABLE)
-                layout.link_day(wh, batch_date, [TABLE], durable=settings.fsync)
+                derive(version, version.name, settings, tmp)
+                os.rename(tmp, version / table)
+                layout.link_day(wh, batch_date, [table], durable=settings.fsync)
         except storage.BatchLockedError:  # its publisher (or another upgrade) writes the table
-            LOGGER.info("batch %s: locked by another run, %s left to it", batch_date, TABLE)
+            LOGGER.info("batch %s: locked by another run, %s left to it", batch_date, table)
             skipped = True
             continue
         LOGGER.info("batch %s: %s derived for a version published before it existed",
-                    batch_date, TABLE)
+                    batch_date, table)
         done.append(version)
     if batches is None and not skipped:
         marker.parent.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,30 @@ ARTICLE_ENTITIES = pa.schema([
     _f("run_id", pa.string(), False),
 ])
 
+# Derived at publish from the batch's LOC entities and articles (pipeline.batch.places): one
+# row per LOC mention, resolved to a place or kept with the reason it was not.
+PLACES = pa.schema([
+    _f("article_id", pa.string(), False),
+    _f("batch_date", pa.date32(), False),
+    _f("field", pa.string()),
+    _f("start_char", pa.int32(), False),
+    _f("end_char", pa.int32(), False),
+    _f("text", pa.string(), False),
+    _f("geonameid", pa.int64()),
+    _f("name_en", pa.string()),
+    _f("name_de", pa.string()),
+    _f("feature", pa.string()),
+    _f("country_code", pa.string()),
+    _f("admin1_code", pa.string()),
+    _f("latitude", pa.float64()),
+    _f("longitude", pa.float64()),
+    _f("population", pa.int64()),
+    _f("method", pa.string(), False),
+    _f("confidence", pa.float32(), False),
+    _f("reason", pa.string()),
+    _f("run_id", pa.string(), False),
+])
+
 TIME_MENTIONS = pa.schema([
     _f("article_id", pa.string(), False),
     _f("batch_date", pa.date32(), False),
@@ -153,6 +177,7 @@ TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
     "article_entities": ARTICLE_ENTITIES,
+    "places": PLACES,
     "time_mentions": TIME_MENTIONS,
     "rejects": REJECTS,
     "runs": RUNS,
