@@ -106,3 +106,19 @@ def test_the_pipeline_resolves_the_seed_articles_places(shared: Path, tmp_path: 
     _, daily = views.query(settings, "SELECT country_code, sum(mentions) FROM "
                                      "country_mentions_daily GROUP BY ALL")
     assert dict(daily)["KR"] >= 10
+
+
+def test_the_gazetteer_cache(tmp_path: Path) -> None:
+    """Kept as a pickle named by the code and data versions: loaded when present, rebuilt when
+    unreadable, older versions' files removed."""
+    (tmp_path / "gazetteer-0000000000000000.pickle").write_bytes(b"an older version")
+    built = places.gazetteer(tmp_path)
+    [path] = list(tmp_path.glob("gazetteer-*.pickle"))
+    places.gazetteer.cache_clear()
+    loaded = places.gazetteer(tmp_path)
+    assert loaded is not built and loaded.names.keys() == built.names.keys()
+    assert country(loaded, ["Kiew", "Russlands"]) == ["UA", "RU"]
+    path.write_bytes(b"torn")
+    places.gazetteer.cache_clear()
+    assert country(places.gazetteer(tmp_path), ["Seoul"]) == ["KR"]
+    assert path.read_bytes() != b"torn"

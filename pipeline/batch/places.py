@@ -99,7 +99,8 @@ def _row(mention: dict[str, Any], r: places.Resolution, run_id: str) -> dict[str
 def derive_places(version: Path, run_id: str, settings: Settings,
                   out_dir: Path | None = None) -> int:
     """Write the version's ``places`` (into ``out_dir``, by default its own folder); rows."""
-    rows = place_rows(version, run_id, places.gazetteer())
+    rows = place_rows(version, run_id,
+                      places.gazetteer(settings.warehouse / derived.INDEX_DIR))
     writer = storage.RowGroupWriter(out_dir or version / TABLE, TABLE, settings.row_group_rows,
                                     settings.max_file_rows)
     writer.write(storage.rows_to_table(TABLE, rows))

@@ -32,6 +32,8 @@ from pipeline.warehouse import layout, storage
 LOGGER = logging.getLogger(__name__)
 
 TABLE: Final = "article_entities"
+INDEX_DIR: Final = "_index"
+"""Derived data beside the tables (the archive index, markers, caches)."""
 MACROS: Final = "00_macros.sql"
 MEMORY_LIMIT: Final = "1GB"
 """DuckDB spills to disk beyond this, so publishing a large batch stays within a worker's memory."""
@@ -102,7 +104,7 @@ def derive_article_entities(version: Path, run_id: str, settings: Settings,
 
 
 def _complete_marker(wh: storage.Warehouse, table: str = TABLE) -> Path:
-    return wh.root / "_index" / f"{table}.complete"
+    return wh.root / INDEX_DIR / f"{table}.complete"
 
 
 Deriver = Callable[[Path, str, Settings, Path], int]
