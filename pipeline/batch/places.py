@@ -12,13 +12,10 @@ country-code top-level domain of its source (``.de``, ``.at``, ``.co.uk``).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
-
-import pyarrow.parquet as pq
 
 from pipeline.enrich import places
 from pipeline.settings import Settings
@@ -39,45 +36,63 @@ def outlet_country(domain: str | None, gaz: places.Gazetteer) -> str | None:
     return code if len(tld) == 2 and code in gaz.countries else None
 
 
-def _read(folder: Path, columns: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for part in sorted(folder.glob("*.parquet")):
-        names = set(pq.ParquetFile(part).schema_arrow.names)
-        rows.extend(pq.read_table(part, columns=[c for c in columns if c in names]).to_pylist())
-    return rows
+_MENTIONS_SQL: Final = """
+SELECT
+    e.article_id, e.field, e.start_char, e.end_char, e.text,
+    a.title, a.teaser, a.body, a.source_domain
+FROM read_parquet($entities, union_by_name = true) AS e
+LEFT JOIN read_parquet($articles, union_by_name = true) AS a USING (article_id)
+WHERE e.label = 'LOC'
+ORDER BY e.article_id, e.field NULLS FIRST, e.start_char
+"""
+_BATCH_ROWS: Final = 8_192
 
 
-def place_rows(version: Path, run_id: str, gaz: places.Gazetteer) -> list[dict[str, Any]]:
-    """One row per LOC entity of the version, in article and mention order."""
-    mentions: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _read(version / "entities",
-                     ["article_id", "text", "label", "start_char", "end_char", "field"]):
-        if row["label"] == "LOC":
-            mentions[str(row["article_id"])].append(row)
-    if not mentions:
-        return []
-    out: list[dict[str, Any]] = []
-    for article in _read(version / "articles", ["article_id", "title", "teaser", "body",
-                                                "source_domain"]):
-        found = mentions.pop(str(article["article_id"]), [])
-        if not found:
-            continue
-        text = " ".join(str(article.get(f) or "") for f in ("title", "teaser", "body"))
-        try:
-            resolved = places.resolve_article([str(m["text"]) for m in found],
-                                              outlet_country(article.get("source_domain"), gaz),
-                                              text, gaz)
-        except Exception as exc:  # one article's failure must not stop the batch
-            LOGGER.error("places of article %s not resolved: %s", article["article_id"], exc)
-            resolved = [places.Resolution(str(m["text"]), None, "none", 0.0, "error")
-                        for m in found]
-        out.extend(_row(m, r, run_id) for m, r in zip(found, resolved, strict=True))
-    for article_id, orphans in mentions.items():  # entities whose article is not in the version
-        LOGGER.warning("places: %d LOC mentions of article %s without its article row",
-                       len(orphans), article_id)
-        out.extend(_row(m, places.Resolution(str(m["text"]), None, "none", 0.0, "error"), run_id)
-                   for m in orphans)
-    return out
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.glob("*.parquet"))
+
+
+def place_rows(version: Path, run_id: str, gaz: places.Gazetteer) -> Iterator[dict[str, Any]]:
+    """One row per LOC entity of the version, by article. Streamed: DuckDB joins the mentions
+    with their articles and hands them over a few thousand at a time, so memory follows that,
+    not the batch (an article's body comes with each of its mentions, never all at once)."""
+    import duckdb
+
+    entities, articles = _files(version / "entities"), _files(version / "articles")
+    if not entities or not articles:
+        return
+    con = duckdb.connect(config={"memory_limit": derived.MEMORY_LIMIT})
+    try:
+        reader = con.sql(_MENTIONS_SQL, params={"entities": entities, "articles": articles}
+                         ).to_arrow_reader(_BATCH_ROWS)
+        pending: list[dict[str, Any]] = []
+        for batch in reader:
+            for row in batch.to_pylist():
+                if pending and pending[-1]["article_id"] != row["article_id"]:
+                    yield from _article_rows(pending, run_id, gaz)
+                    pending = []
+                pending.append(row)
+        if pending:
+            yield from _article_rows(pending, run_id, gaz)
+    finally:
+        con.close()
+
+
+def _article_rows(found: list[dict[str, Any]], run_id: str,
+                  gaz: places.Gazetteer) -> Iterator[dict[str, Any]]:
+    """The rows of one article's LOC mentions, resolved together."""
+    first = found[0]
+    text = " ".join(str(first.get(f) or "") for f in ("title", "teaser", "body"))
+    try:
+        resolved = places.resolve_article([str(m["text"]) for m in found],
+                                          outlet_country(first.get("source_domain"), gaz),
+                                          text, gaz)
+    except Exception as exc:  # one article's failure must not stop the batch
+        LOGGER.error("places of article %s not resolved: %s", first["article_id"], exc)
+        resolved = [places.Resolution(str(m["text"]), None, "none", 0.0, "error")
+                    for m in found]
+    for m, r in zip(found, resolved, strict=True):
+        yield _row(m, r, run_id)
 
 
 def _row(mention: dict[str, Any], r: places.Resolution, run_id: str) -> dict[str, Any]:
@@ -99,15 +114,22 @@ def _row(mention: dict[str, Any], r: places.Resolution, run_id: str) -> dict[str
 def derive_places(version: Path, run_id: str, settings: Settings,
                   out_dir: Path | None = None) -> int:
     """Write the version's ``places`` (into ``out_dir``, by default its own folder); rows."""
-    rows = place_rows(version, run_id,
-                      places.gazetteer(settings.warehouse / derived.INDEX_DIR))
+    gaz = places.gazetteer(settings.warehouse / derived.INDEX_DIR)
     writer = storage.RowGroupWriter(out_dir or version / TABLE, TABLE, settings.row_group_rows,
                                     settings.max_file_rows)
+    rows: list[dict[str, Any]] = []
+    resolved = 0
+    for row in place_rows(version, run_id, gaz):
+        rows.append(row)
+        resolved += row["reason"] is None
+        if len(rows) == settings.row_group_rows:
+            writer.write(storage.rows_to_table(TABLE, rows))
+            rows = []
     writer.write(storage.rows_to_table(TABLE, rows))
     writer.close()
-    resolved = sum(1 for r in rows if r["reason"] is None)
-    LOGGER.info("places of %s: %d LOC mentions, %d resolved", version.name, len(rows), resolved)
-    return len(rows)
+    LOGGER.info("places of %s: %d LOC mentions, %d resolved", version.name, writer.rows,
+                resolved)
+    return writer.rows
 
 
 def ensure_places(settings: Settings, batches: Iterable[date] | None = None) -> list[Path]:
