@@ -285,3 +285,51 @@ def test_chromium_is_where_the_makefile_puts_it() -> None:
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^test:.*\bchromium\b", makefile, re.M)
     assert str(CHROMIUM) in makefile
+
+
+@pytest.fixture(scope="module")
+def range_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """20 daily batches of a few text dumps: one with an empty file (a reject), one with five
+    times the usual volume."""
+    import random
+    from datetime import timedelta
+
+    from pipeline import stages
+    from pipeline.ingest import readers
+    from tests.test_archive_index import body
+
+    root = tmp_path_factory.mktemp("range")
+    settings = Settings.from_mapping({"warehouse": root / "wh", "quality_gate": False,
+                                      "ner_models": {"de": "none", "en": "none"}})
+    rng = random.Random(4)
+    for i in range(20):
+        day = date(2024, 1, 1) + timedelta(days=i)
+        landing = root / "landing" / day.isoformat()
+        landing.mkdir(parents=True)
+        for n in range(15 if i == 8 else 3):
+            (landing / f"{n:03d}.txt").write_text(f" date {day}\n\n{body(rng)}\n",
+                                                  encoding="utf-8")
+        if i == 4:
+            (landing / "999_empty.txt").write_text("", encoding="utf-8")
+        stages.run_batch(readers.list_input_files(landing), day, settings)
+    return settings
+
+
+def test_a_range_report_leads_with_charts_and_rolls_batches_up(range_warehouse: Settings,
+                                                               tmp_path: Path) -> None:
+    out = build_report(range_warehouse, date(2024, 1, 1), date(2024, 1, 20), None,
+                       tmp_path / "range.html")
+    doc = lxml_html.fromstring(out.read_text(encoding="utf-8"))
+    order = [e.get("id") for e in doc.xpath("//*[@id]")]
+    assert order.index("chart-batches") < order.index("batch-rollup") \
+        < order.index("batch-exceptions") < order.index("batch-table")
+    assert doc.xpath('//details[@id="batch-details"]//table[@id="batch-table"]')
+    weeks = table(doc, "batch-rollup")
+    assert [w[0] for w in weeks] == ["week of 2024-01-01", "week of 2024-01-08",
+                                     "week of 2024-01-15"]
+    assert [number(w[1]) for w in weeks] == [7, 7, 6]
+    (total,) = table(doc, "batch-table", "tfoot")
+    assert sum(number(w[3]) for w in weeks) == number(total[3])
+    exceptions = {row[0]: row[-1] for row in table(doc, "batch-exceptions")}
+    assert "rejected" in exceptions["2024-01-05"] and "volume" in exceptions["2024-01-09"]
+    assert len(exceptions) == 2

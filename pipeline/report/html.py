@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pipeline.report.charts import _chart_style, chart_batches, chart_entity, chart_published
-from pipeline.report.data import ReportData
+from pipeline.report.data import BatchRun, ReportData
 
 TOP_SOURCES = 20
 PIVOT_MAX_BATCHES = 10
@@ -258,19 +258,84 @@ def _section_batches(data: ReportData, files: int, read: int, loaded: int, rejec
              Markup("✓" if b.reconciles else '<b class="bad">✗ does not add up</b>'))
             for b in data.batches]
     numeric = [False, False, True, True, True, True, True, False]
-    out = ['<section id="batches"><h2>Records in and out</h2>',
-           '<p class="note">Per batch, its current run: records read = articles loaded + '
-           "records rejected.</p>",
-           _table("batch-table", ["batch", "run", "files", "read", "loaded", "rejected",
+    full = _table("batch-table", ["batch", "run", "files", "read", "loaded", "rejected",
                                   "entities", "reconciles"], rows,
                   foot=["total", None, files, read, loaded, rejected, found, None],
                   numeric=numeric,
-                  row_classes=["" if b.reconciles else "bad" for b in data.batches]),
-           _figure_html(svg, "<b>Records per batch</b>: articles loaded, by language, and "
-                        "records rejected; the figure above each bar is the records read.",
-                        "chart-batches"),
-           "</section>"]
-    return out
+                  row_classes=["" if b.reconciles else "bad" for b in data.batches])
+    figure = _figure_html(svg, "<b>Records per batch</b>: articles loaded, by language, and "
+                          "records rejected; the figure above each bar is the records read.",
+                          "chart-batches")
+    note = ('<p class="note">Per batch, its current run: records read = articles loaded + '
+            "records rejected.</p>")
+    if len(data.batches) <= ROLLUP_MIN_BATCHES:
+        return ['<section id="batches"><h2>Records in and out</h2>', note, full, figure,
+                "</section>"]
+    # A range: the chart and the roll-up lead, the exceptions next, every batch folded away.
+    return ['<section id="batches"><h2>Records in and out</h2>', figure,
+            *_rollup(data), *_exceptions(data),
+            f'<details id="batch-details"><summary>All {len(data.batches)} batches</summary>',
+            note, full, "</details>", "</section>"]
+
+
+ROLLUP_MIN_BATCHES = 14
+"""Up to two weeks of batches are listed one by one; more are rolled up per week or month."""
+MAX_EXCEPTIONS = 20
+
+
+def _rollup(data: ReportData) -> list[str]:
+    monthly = (data.end - data.start).days > 183
+    unit = "month" if monthly else "week"
+    groups: dict[date, list[BatchRun]] = {}
+    for b in data.batches:
+        key = (b.batch_date.replace(day=1) if monthly
+               else b.batch_date - timedelta(days=b.batch_date.weekday()))
+        groups.setdefault(key, []).append(b)
+    rows = [(start.strftime("%Y-%m") if monthly else f"week of {start.isoformat()}",
+             len(g), sum(b.input_files for b in g), sum(b.records_read for b in g),
+             sum(b.articles_loaded for b in g), sum(b.records_rejected for b in g),
+             sum(b.entities_found for b in g), sum(1 for b in g if not b.reconciles))
+            for start, g in sorted(groups.items())]
+    return [f'<h3>Per {unit}</h3>',
+            _table("batch-rollup", [unit, "batches", "files", "read", "loaded", "rejected",
+                                    "entities", "not adding up"], rows,
+                   numeric=[False, True, True, True, True, True, True, True])]
+
+
+def _exceptions(data: ReportData) -> list[str]:
+    """Batches worth a look: not adding up, a failed or overridden check, a volume far from the
+    range's median (under half, over twice), rejected records; the worst first."""
+    loads = sorted(b.articles_loaded for b in data.batches)
+    median = loads[len(loads) // 2]
+    flagged = {c.batch_date: c.check for c in data.checks
+               if c.status in ("fail", "overridden")}
+    found: list[tuple[float, BatchRun, str]] = []
+    for b in data.batches:
+        why = []
+        if not b.reconciles:
+            why.append("does not add up")
+        if b.batch_date in flagged:
+            why.append(f"check {flagged[b.batch_date]} failed or overridden")
+        if median and not median / 2 <= b.articles_loaded <= median * 2:
+            why.append(f"volume {b.articles_loaded:,} vs median {median:,}")
+        if b.records_rejected:
+            why.append(f"{b.records_rejected:,} rejected")
+        if why:
+            share = b.records_rejected / b.records_read if b.records_read else 1.0
+            found.append((len(why) - 1 + share, b, "; ".join(why)))
+    if not found:
+        return ['<p class="note" id="batch-exceptions">No batch stands out: every one adds '
+                "up, passed its checks, loaded within half to twice the median and rejected "
+                "nothing.</p>"]
+    found.sort(key=lambda t: (-t[0], t[1].batch_date))
+    rows = [(b.batch_date, b.records_read, b.articles_loaded, b.records_rejected, why)
+            for _, b, why in found[:MAX_EXCEPTIONS]]
+    more = len(found) - len(rows)
+    return ["<h3>Exceptions</h3>",
+            _table("batch-exceptions", ["batch", "read", "loaded", "rejected", "why"], rows,
+                   numeric=[False, True, True, True, False]),
+            *([f'<p class="note">and {more} more batches with rejected records (all batches '
+               "below).</p>"] if more else [])]
 
 
 def _section_rejects(data: ReportData, rejected: int) -> list[str]:
