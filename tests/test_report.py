@@ -202,7 +202,7 @@ def test_report_is_self_contained(rendered: tuple[Any, Path], report: Path) -> N
         assert not EXTERNAL.search(text), EXTERNAL.search(text)
         assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text, re.I)
     assert not doc.xpath("//script | //link | //img | //iframe | //object | //embed")
-    assert source.count("<svg") == 3 and "<?xml" not in source and "<!DOCTYPE svg" not in source
+    assert source.count("<svg") == 4 and "<?xml" not in source and "<!DOCTYPE svg" not in source
     ids = re.findall(r'\bid="([^"]+)"', source)
     assert len(ids) == len(set(ids)), "ids of inlined charts clash"
 
@@ -333,3 +333,30 @@ def test_a_range_report_leads_with_charts_and_rolls_batches_up(range_warehouse: 
     exceptions = {row[0]: row[-1] for row in table(doc, "batch-exceptions")}
     assert "rejected" in exceptions["2024-01-05"] and "volume" in exceptions["2024-01-09"]
     assert len(exceptions) == 2
+
+
+def test_places_show_on_a_map_and_by_country(report: Path, demo_warehouse: Settings) -> None:
+    doc = lxml_html.fromstring(report.read_text(encoding="utf-8"))
+    assert doc.xpath('//section[@id="places"]//*[@id="chart-map"]//svg')
+    counts: Counter[str] = Counter(p["country_code"] for p in rows_of(demo_warehouse, "places")
+                                   if p["country_code"] and START <= p["batch_date"] <= END)
+    shown = {row[0]: number(row[2]) for row in table(doc, "country-table")}
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:len(shown)]
+    assert list(shown.items()) == expected
+    assert shown["KR"] >= 10
+
+
+def test_screenshot_shows_the_map(report: Path, tmp_path: Path) -> None:
+    """The whole page in Chromium: the map's basemap (Natural Earth's blue sea) and its country
+    markers (#cf222e) are drawn."""
+    from PIL import Image
+
+    shot = tmp_path / "page.png"
+    run_chromium(chromium(), report, tmp_path / "profile", f"--screenshot={shot}",
+                 "--window-size=1200,7000")
+    with Image.open(shot) as image:
+        pixels = {colour: n for n, colour in image.convert("RGB").getcolors(1200 * 7000)}
+    sea = sum(n for (r, g, b), n in pixels.items() if b > 150 and b - r > 40 and g > 120)
+    markers = sum(n for (r, g, b), n in pixels.items()
+                  if r > 180 and g < 120 and b < 120 and r - g > 90)
+    assert sea > 50_000 and markers > 500, (sea, markers)

@@ -13,12 +13,12 @@ import html
 import io
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pipeline.report.data import EntitySeries, ReportData
+from pipeline.report.data import EntitySeries, PlaceRow, ReportData
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -291,3 +291,49 @@ def chart_entity(series: EntitySeries, start: date, end: date) -> tuple[str, str
     unit = _time_bars(ax, points, start, end, "mentions")
     ax.set_ylabel("mentions")
     return _svg(fig, "entity", f"Mentions of {series.norm} per publication {unit}"), unit
+
+
+def _basemap() -> Any:
+    """Natural Earth's shaded relief as cartopy ships it in its wheel (nothing is downloaded),
+    an equirectangular image of the whole world, at 360 x 180: a backdrop, not a map to read."""
+    from importlib.resources import files
+
+    from matplotlib.image import imread
+
+    path = files("cartopy") / "data" / "raster" / "natural_earth" / \
+        "50-natural-earth-1-downsampled.png"
+    image = imread(io.BytesIO(path.read_bytes()), format="png")[::2, ::2]
+    return (image * 15).round() / 15  # 16 levels a channel: a third of the bytes in the page
+
+
+def chart_places(places: Sequence[PlaceRow], labels: int = 10) -> str | None:
+    """Resolved places over a world map, an area per mention; None without places."""
+    if not places:
+        return None
+    import numpy as np
+
+    fig = _figure(5.2)
+    ax = fig.add_subplot()
+    # "none": the SVG holds the small image itself; the browser scales it
+    ax.imshow(_basemap(), extent=(-180, 180, -90, 90), interpolation="none", alpha=0.8)
+    mentions = np.array([p.mentions for p in places], dtype=float)
+    sizes = 12 + 400 * np.sqrt(mentions / mentions.max())
+    colours = {"country": "#cf222e", "city": "#0969da", "admin1": "#8250df",
+               "region": "#bf8700", "continent": "#1a7f37"}
+    for feature, colour in colours.items():
+        idx = [i for i, p in enumerate(places) if p.feature == feature]
+        if idx:
+            ax.scatter([places[i].longitude for i in idx], [places[i].latitude for i in idx],
+                       s=sizes[idx], color=colour, alpha=0.6, edgecolors="white",
+                       linewidths=0.6, label=feature, zorder=3)
+    for p in places[:labels]:
+        ax.annotate(p.name, (p.longitude, p.latitude), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, zorder=4)
+    ax.set_xlim(-180, 180)
+    ax.set_ylim(-60, 85)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.legend(loc="lower left", markerscale=0.5)
+    return _svg(fig, "map", "Map of the places mentioned")

@@ -9,7 +9,7 @@ bind parameters); only the current run of each batch counts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,28 @@ class ReportData:
     published: list[tuple[date | None, str, int]]
     """(publication day or None when undated, its precision day/month/year, articles)."""
     entity: EntitySeries | None
+    places: list[PlaceRow] = field(default_factory=list)
+    """Resolved places of the range with coordinates, most mentioned first."""
+    countries: list[CountryRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    name: str
+    feature: str
+    country_code: str | None
+    latitude: float
+    longitude: float
+    mentions: int
+    articles: int
+
+
+@dataclass(frozen=True)
+class CountryRow:
+    country_code: str
+    name: str
+    mentions: int
+    articles: int
 
 
 # --- queries --------------------------------------------------------------------------------------
@@ -234,6 +256,28 @@ ORDER BY ALL
 """
 
 
+_PLACES = """
+SELECT name_en, feature, country_code, latitude, longitude, count(*) AS mentions,
+       count(DISTINCT article_id) AS articles
+FROM places
+WHERE batch_date BETWEEN ? AND ? AND latitude IS NOT NULL AND longitude IS NOT NULL
+GROUP BY ALL
+ORDER BY mentions DESC, name_en
+"""
+
+_COUNTRIES = """
+WITH names AS (
+    SELECT country_code, name_en FROM places WHERE feature = 'country' GROUP BY ALL
+)
+SELECT p.country_code, coalesce(any_value(n.name_en), p.country_code) AS name,
+       count(*) AS mentions, count(DISTINCT p.article_id) AS articles
+FROM places AS p LEFT JOIN names AS n USING (country_code)
+WHERE p.batch_date BETWEEN ? AND ? AND p.country_code IS NOT NULL
+GROUP BY p.country_code
+ORDER BY mentions DESC, p.country_code
+"""
+
+
 def _rows(con: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = con.execute(sql, list(params)).fetchall()
     return rows
@@ -266,6 +310,8 @@ def collect(con: Any, warehouse: Path, start: date, end: date,
         batch_languages=[(d, lang, int(n)) for d, lang, n in _rows(con, _BATCH_LANGUAGES, rng)],
         published=[(d, p, int(n)) for d, p, n in _rows(con, _PUBLISHED, rng)],
         entity=_entity_series(con, entity, top, start, end),
+        places=[PlaceRow(*row) for row in _rows(con, _PLACES, rng)],
+        countries=[CountryRow(*row) for row in _rows(con, _COUNTRIES, rng)],
     )
 
 

@@ -14,8 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pipeline.report.charts import _chart_style, chart_batches, chart_entity, chart_published
-from pipeline.report.data import BatchRun, ReportData
+from pipeline.report import rollup
+from pipeline.report.charts import (
+    _chart_style,
+    chart_batches,
+    chart_entity,
+    chart_places,
+    chart_published,
+)
+from pipeline.report.data import ReportData
 
 TOP_SOURCES = 20
 PIVOT_MAX_BATCHES = 10
@@ -199,6 +206,7 @@ def render(data: ReportData, generated_at: datetime) -> str:
         published = chart_published(data)
         entity_chart = (chart_entity(data.entity, data.start, data.end)
                         if data.entity is not None else None)
+        map_svg = chart_places(data.places)
     read = sum(b.records_read for b in data.batches)
     loaded = sum(b.articles_loaded for b in data.batches)
     rejected = sum(b.records_rejected for b in data.batches)
@@ -235,6 +243,7 @@ def render(data: ReportData, generated_at: datetime) -> str:
     out += _section_rejects(data, rejected)
     out += _section_sources(data, loaded, published)
     out += _section_entities(data, entity_chart)
+    out += _section_places(data, map_svg)
     out += _section_checks(data)
     out += [
         "<footer>Made by <code>newsetl report</code> from the catalog "
@@ -268,7 +277,7 @@ def _section_batches(data: ReportData, files: int, read: int, loaded: int, rejec
                           "chart-batches")
     note = ('<p class="note">Per batch, its current run: records read = articles loaded + '
             "records rejected.</p>")
-    if len(data.batches) <= ROLLUP_MIN_BATCHES:
+    if len(data.batches) <= rollup.ROLLUP_MIN_BATCHES:
         return ['<section id="batches"><h2>Records in and out</h2>', note, full, figure,
                 "</section>"]
     # A range: the chart and the roll-up lead, the exceptions next, every batch folded away.
@@ -278,64 +287,42 @@ def _section_batches(data: ReportData, files: int, read: int, loaded: int, rejec
             note, full, "</details>", "</section>"]
 
 
-ROLLUP_MIN_BATCHES = 14
-"""Up to two weeks of batches are listed one by one; more are rolled up per week or month."""
-MAX_EXCEPTIONS = 20
-
-
 def _rollup(data: ReportData) -> list[str]:
-    monthly = (data.end - data.start).days > 183
-    unit = "month" if monthly else "week"
-    groups: dict[date, list[BatchRun]] = {}
-    for b in data.batches:
-        key = (b.batch_date.replace(day=1) if monthly
-               else b.batch_date - timedelta(days=b.batch_date.weekday()))
-        groups.setdefault(key, []).append(b)
-    rows = [(start.strftime("%Y-%m") if monthly else f"week of {start.isoformat()}",
-             len(g), sum(b.input_files for b in g), sum(b.records_read for b in g),
-             sum(b.articles_loaded for b in g), sum(b.records_rejected for b in g),
-             sum(b.entities_found for b in g), sum(1 for b in g if not b.reconciles))
-            for start, g in sorted(groups.items())]
-    return [f'<h3>Per {unit}</h3>',
+    unit, rows = rollup.periods(data)
+    return [f"<h3>Per {unit}</h3>",
             _table("batch-rollup", [unit, "batches", "files", "read", "loaded", "rejected",
                                     "entities", "not adding up"], rows,
                    numeric=[False, True, True, True, True, True, True, True])]
 
 
 def _exceptions(data: ReportData) -> list[str]:
-    """Batches worth a look: not adding up, a failed or overridden check, a volume far from the
-    range's median (under half, over twice), rejected records; the worst first."""
-    loads = sorted(b.articles_loaded for b in data.batches)
-    median = loads[len(loads) // 2]
-    flagged = {c.batch_date: c.check for c in data.checks
-               if c.status in ("fail", "overridden")}
-    found: list[tuple[float, BatchRun, str]] = []
-    for b in data.batches:
-        why = []
-        if not b.reconciles:
-            why.append("does not add up")
-        if b.batch_date in flagged:
-            why.append(f"check {flagged[b.batch_date]} failed or overridden")
-        if median and not median / 2 <= b.articles_loaded <= median * 2:
-            why.append(f"volume {b.articles_loaded:,} vs median {median:,}")
-        if b.records_rejected:
-            why.append(f"{b.records_rejected:,} rejected")
-        if why:
-            share = b.records_rejected / b.records_read if b.records_read else 1.0
-            found.append((len(why) - 1 + share, b, "; ".join(why)))
+    found = rollup.exceptions(data)
     if not found:
         return ['<p class="note" id="batch-exceptions">No batch stands out: every one adds '
                 "up, passed its checks, loaded within half to twice the median and rejected "
                 "nothing.</p>"]
-    found.sort(key=lambda t: (-t[0], t[1].batch_date))
     rows = [(b.batch_date, b.records_read, b.articles_loaded, b.records_rejected, why)
-            for _, b, why in found[:MAX_EXCEPTIONS]]
+            for b, why in found[:rollup.MAX_EXCEPTIONS]]
     more = len(found) - len(rows)
     return ["<h3>Exceptions</h3>",
             _table("batch-exceptions", ["batch", "read", "loaded", "rejected", "why"], rows,
                    numeric=[False, True, True, True, False]),
             *([f'<p class="note">and {more} more batches with rejected records (all batches '
                "below).</p>"] if more else [])]
+
+
+def _section_places(data: ReportData, svg: str | None) -> list[str]:
+    out = ['<section id="places"><h2>Places</h2>']
+    if svg is None:
+        return [*out, '<p class="note">No place was resolved in these batches.</p>',
+                "</section>"]
+    rows = [(Markup(f"<code>{_esc(c.country_code)}</code>"), c.name, c.mentions, c.articles)
+            for c in data.countries[:TOP_SOURCES]]
+    return [*out, _figure_html(svg, "<b>Places mentioned</b> (LOC entities resolved offline), "
+                               "an area per mention, over Natural Earth's relief.", "chart-map"),
+            '<p class="note">Countries, counting the mentions of places in them.</p>',
+            _table("country-table", ["country", "name", "mentions", "articles"], rows,
+                   numeric=[False, False, True, True]), "</section>"]
 
 
 def _section_rejects(data: ReportData, rejected: int) -> list[str]:
