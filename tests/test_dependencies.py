@@ -36,6 +36,8 @@ NOT_IMPORTED = {
               "notebook'), and duckdb requires pandas only under an extra",
     "duckdb-cli": "ships the `duckdb` command for analysts (README); tests/test_catalog_paths.py "
                   "runs it on the catalog",
+    "cartopy": "ships the Natural Earth relief the report's map is drawn on, read as a package "
+               "resource (pipeline/report/charts.py), not imported",
 }
 
 
