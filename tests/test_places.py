@@ -122,3 +122,18 @@ def test_the_gazetteer_cache(tmp_path: Path) -> None:
     places.gazetteer.cache_clear()
     assert country(places.gazetteer(tmp_path), ["Seoul"]) == ["KR"]
     assert path.read_bytes() != b"torn"
+
+
+def test_the_dev_set_is_labelled_with_real_codes(gaz: places.Gazetteer) -> None:
+    """training/places/dev.tsv: 300+ place mentions, each labelled with an ISO country the
+    gazetteer knows, REGION, or - (not a place); offsets that cut the mention out of its
+    context's document are checked by `make eval-places` itself."""
+    from training.places.evaluate import load_gold
+
+    gold = load_gold()
+    assert sum(1 for g in gold if g.country != "-") >= 300
+    assert {g.source for g in gold} == {"smartdata", "10kgnad", "bbc"}
+    for g in gold:
+        assert g.country in gaz.countries or g.country in ("REGION", "-"), g
+        assert g.end - g.start == len(g.mention), g
+        assert not g.city or g.country not in ("REGION", "-"), g

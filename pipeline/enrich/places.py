@@ -54,6 +54,8 @@ class Place:
     latitude: float | None
     longitude: float | None
     population: int | None
+    capital: bool = False
+    """A national capital: the reading of its name the world shares (``Athens``)."""
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,27 @@ def key(name: str) -> str:
     return text.strip(" \"'«»„“”()[],;:")
 
 
+_KIND: Final = re.compile(
+    r"^(?:landkreis|kreis|bezirk|region|provinz|bundesland|bundesstaat|kanton|departement|"
+    r"königreichs?|republik|fürstentum|emirat|stadt|gemeinde|stadtteil|problemviertel|insel|"
+    r"state of|province of|county of|city of|kingdom of|republic of)\s+", re.I)
+"""A word naming the kind of place before its name (``Landkreis Wunsiedel``, ``Königreichs
+Bahrain``, ``the state of Texas``): the name alone is looked up too."""
+
+
 def variants(mention: str) -> list[tuple[str, str]]:
     """Keys to try for a mention, with the method each stands for: as written, without a
-    leading article or a possessive, then without a German genitive or dative ending
-    (``Russlands``, ``Chinas``, ``Niederlanden``)."""
+    leading article, a possessive or a word for the kind of place, with its dots as spaces
+    (``St.Pölten``), then without a German genitive or dative ending (``Russlands``,
+    ``Chinas``, ``Niederlanden``)."""
     base = _POSSESSIVE.sub("", _ARTICLE.sub("", mention.strip()))
+    bare = _KIND.sub("", base)
     out = [(key(mention), "name")]
-    k = key(base)
-    if k != out[0][0]:
-        out.append((k, "name"))
+    for form in (base, bare, bare.replace(".", ". ")):
+        k = key(form)
+        if all(k != o for o, _ in out):
+            out.append((k, "name"))
+    k = key(bare)
     for suffix in ("s", "es", "n", "ns"):
         if k.endswith(suffix) and len(k) - len(suffix) >= 3:
             out.append((k[: -len(suffix)], "inflection"))
@@ -128,6 +142,7 @@ COUNTRY_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "SZ": ("Swasiland", "Eswatini"),
     "TL": ("Osttimor", "East Timor", "Timor-Leste"),
     "CV": ("Kap Verde", "Cape Verde"),
+    "LU": ("Luxemburg", "Luxembourg", "Großherzogtum", "Grand Duchy"),
 }
 """Short and common names news use that the ISO lists spell otherwise (ISO 3166-1 alpha-2 ->
 names, German and English). Constituent countries of the UK are the UK here."""
@@ -171,8 +186,35 @@ REGIONS: Final[dict[str, tuple[str, str, str, float, float, tuple[str, ...]]]] =
              ("Golfregion", "Persischer Golf", "Persian Gulf", "the Gulf")),
     "eu": ("region", "European Union", "Europäische Union", 50.0, 10.0,
            ("EU", "Europäische Union", "European Union")),
+    "east-asia": ("region", "East Asia", "Ostasien", 35.0, 115.0, ("Ostasien", "East Asia")),
+    "southeast-asia": ("region", "Southeast Asia", "Südostasien", 5.0, 110.0,
+                       ("Südostasien", "Southeast Asia", "South-East Asia")),
+    "central-asia": ("region", "Central Asia", "Zentralasien", 45.0, 65.0,
+                     ("Zentralasien", "Mittelasien", "Central Asia")),
+    "west-africa": ("region", "West Africa", "Westafrika", 10.0, -3.0,
+                    ("Westafrika", "West Africa")),
+    "east-africa": ("region", "East Africa", "Ostafrika", 0.0, 37.0,
+                    ("Ostafrika", "East Africa", "Horn von Afrika", "Horn of Africa")),
+    "caucasus": ("region", "Caucasus", "Kaukasus", 42.5, 44.0, ("Kaukasus", "Caucasus")),
+    "baltics": ("region", "Baltic states", "Baltikum", 57.0, 24.0,
+                ("Baltikum", "baltische Staaten", "Baltic states")),
+    "alps": ("region", "Alps", "Alpen", 46.5, 10.0, ("Alpen", "Alps")),
+    "sahara": ("region", "Sahara", "Sahara", 23.0, 13.0, ("Sahara",)),
+    "north-sea": ("region", "North Sea", "Nordsee", 56.0, 3.0, ("Nordsee", "North Sea")),
+    "baltic-sea": ("region", "Baltic Sea", "Ostsee", 58.0, 20.0, ("Ostsee", "Baltic Sea")),
+    "mediterranean": ("region", "Mediterranean Sea", "Mittelmeer", 35.0, 18.0,
+                      ("Mittelmeer", "Mittelmeerraum", "Mediterranean")),
+    "aegean": ("region", "Aegean Sea", "Ägäis", 38.5, 25.0,
+               ("Ägäis", "Ostägäis", "Aegean", "Aegean Sea")),
+    "black-sea": ("region", "Black Sea", "Schwarzes Meer", 43.0, 35.0,
+                  ("Schwarzes Meer", "Schwarzen Meer", "Black Sea")),
+    "atlantic": ("region", "Atlantic Ocean", "Atlantik", 30.0, -40.0,
+                 ("Atlantik", "Atlantic", "Atlantic Ocean")),
+    "pacific": ("region", "Pacific Ocean", "Pazifik", 0.0, -160.0,
+                ("Pazifik", "Pacific", "Pacific Ocean")),
 }
-"""World regions news name: approximate centres for the map, no country."""
+"""World regions, seas and mountain ranges news name: approximate centres for the map, no
+country."""
 
 
 # -- the gazetteer ---------------------------------------------------------------------------------
@@ -245,7 +287,8 @@ class Gazetteer:
             code = str(city["countrycode"])
             place = Place(int(city["geonameid"]), str(city["name"]), str(city["name"]), "city",
                           code, f"{code}.{city['admin1code']}", _float(city["latitude"]),
-                          _float(city["longitude"]), int(city["population"]))
+                          _float(city["longitude"]), int(city["population"]),
+                          capital=capitals.get(code) is city)
             latin = {str(city["name"])} | {str(a) for a in city["alternatenames"]
                                            if a and _latin(str(a))}
             for name in latin:
@@ -377,7 +420,8 @@ class Context:
         return (4.0 * bool(place.admin1_code in self.admin1 or _iso_admin1(place) in self.admin1)
                 + 4.0 * bool(qualifiers & self.words)
                 + 1.5 * (place.country_code in self.countries)
-                + 1.0 * (place.country_code == self.outlet))
+                + 1.0 * (place.country_code == self.outlet)
+                + 1.0 * place.capital)
 
 
 def _preferred(places: Iterable[Place]) -> list[Place]:
@@ -404,11 +448,17 @@ def _choose(mention: str, places: list[Place], method: str, context: Context) ->
         conf = 0.95 if method == "name" else 0.85
         return Resolution(mention, pool[0], method, conf if len(places) == 1 else conf - 0.1)
 
+    keys = {k for k, _ in variants(mention)}
+
+    def support(p: Place) -> float:
+        # its own name, not one of its alternate names (Amman was Philadelphia once)
+        return context.support(p) + 1.5 * (key(p.name_en) in keys)
+
     def score(p: Place) -> float:
-        return context.support(p) + math.log10((p.population or 0) + 10)
+        return support(p) + math.log10((p.population or 0) + 10)
 
     first, second = sorted(pool, key=score, reverse=True)[:2]
-    if context.support(first) > context.support(second):
+    if support(first) > support(second):
         return Resolution(mention, first, f"{method}+context", 0.85)
     pop1, pop2 = first.population or 0, second.population or 0
     if pop2 and pop1 < AMBIGUOUS_RATIO * pop2 and first.country_code != second.country_code:
