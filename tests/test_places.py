@@ -137,3 +137,33 @@ def test_the_dev_set_is_labelled_with_real_codes(gaz: places.Gazetteer) -> None:
         assert g.country in gaz.countries or g.country in ("REGION", "-"), g
         assert g.end - g.start == len(g.mention), g
         assert not g.city or g.country not in ("REGION", "-"), g
+
+
+def test_batches_published_before_places_get_them_at_the_next_refresh(
+        demo_warehouse: object, tmp_path: Path) -> None:
+    """No parsing or enrichment again: the catalog refresh derives places from the published
+    entities and articles, and the rows equal those a publish writes."""
+    import shutil
+
+    from pipeline import stages
+    from pipeline.catalog import views
+    from pipeline.settings import Settings
+    from pipeline.warehouse import derived, storage
+
+    assert isinstance(demo_warehouse, Settings)
+    copy = tmp_path / "warehouse"
+    shutil.copytree(demo_warehouse.warehouse, copy, symlinks=True)
+    settings = Settings.from_mapping({"warehouse": copy})
+    query = "SELECT * EXCLUDE (run_id) FROM places ORDER BY ALL"
+    before = views.query(settings, query)[1]
+    assert before
+    wh = storage.Warehouse(copy)
+    for batch in wh.published_batches():  # as published by a version without the table
+        version = wh.current_version(batch)
+        assert version is not None
+        shutil.rmtree(version / "places")
+        wh.table_link("places", batch).unlink()
+    derived._complete_marker(wh, "places").unlink()
+    stages.refresh_catalog(settings)
+    assert views.query(settings, query)[1] == before
+    assert derived._complete_marker(wh, "places").exists()
