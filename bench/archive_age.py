@@ -128,9 +128,9 @@ def run_probe(settings_json: str, inputs: Path, day: date, limit: int) -> dict[s
     from pipeline.batch.parse import parse_shard
     from pipeline.batch.plan import plan_batch
     from pipeline.batch.publish import publish_batch
-    from pipeline.catalog.views import refresh_catalog
     from pipeline.ingest import readers
     from pipeline.settings import Settings
+    from pipeline.stages import refresh_catalog
 
     settings = Settings.from_mapping(json.loads(settings_json))
     files = readers.list_input_files(inputs)[:limit]
@@ -301,13 +301,17 @@ def run_history(history: History, checkpoints: Sequence[int], keep: bool, seed: 
 
 def prepare(history: History, warehouse: Path, settings: Any) -> None:
     """Bring a snapshot to what the nightly DAG leaves (untimed, before the probes): the link
-    layout and catalog of this code, closed months compacted (each month's compaction timed),
-    the archive index current (a snapshot of older code is indexed anew)."""
+    layout, derived tables and catalog of this code, closed months compacted (each month's
+    compaction timed), the archive index current (a snapshot of older code is indexed anew) and
+    its recent band rows merged as the monthly compaction does."""
     from pipeline.batch.archive_index import ArchiveIndex
-    from pipeline.catalog.views import refresh_catalog
+    from pipeline.stages import compact_closed, refresh_catalog
     from pipeline.warehouse import compaction, storage
 
+    start = time.perf_counter()
     refresh_catalog(settings, force=True)
+    print(f"[{history.name}] {warehouse.name}: catalog and derived tables in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
     wh = storage.Warehouse(warehouse)
     for month in compaction.closed_months(wh):
         start = time.perf_counter()
@@ -316,8 +320,10 @@ def prepare(history: History, warehouse: Path, settings: Any) -> None:
             time.perf_counter() - start)
     start = time.perf_counter()
     indexed = ArchiveIndex(wh).sync()
+    compact_closed(settings)  # nothing left to fold: merges the index's recent band rows
     print(f"[{history.name}] {warehouse.name}: {len(layout_months(wh))} months compacted, "
-          f"{indexed} batches indexed in {time.perf_counter() - start:.1f} s", flush=True)
+          f"{indexed} batches indexed, index merged in {time.perf_counter() - start:.1f} s",
+          flush=True)
 
 
 def layout_months(wh: Any) -> dict[str, str]:
@@ -331,7 +337,7 @@ def finish(history: History, warehouse: Path, settings: Any) -> None:
     import duckdb
 
     from pipeline.batch.archive_index import index_size
-    from pipeline.catalog.views import refresh_catalog
+    from pipeline.stages import refresh_catalog
     from pipeline.warehouse import layout, storage
 
     medians, _ = canonical_queries(warehouse)

@@ -67,8 +67,8 @@ def month_compacted(warehouse: Path, out: Path) -> Path:
 def timings(warehouse: Path) -> dict[str, float]:
     import duckdb
 
-    from pipeline.catalog.views import refresh_catalog
     from pipeline.settings import Settings
+    from pipeline.stages import refresh_catalog
 
     start = time.perf_counter()
     refresh_catalog(Settings.from_mapping({"warehouse": warehouse}), force=True)
