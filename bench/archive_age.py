@@ -306,7 +306,7 @@ def prepare(history: History, warehouse: Path, settings: Any) -> None:
     its recent band rows merged as the monthly compaction does."""
     from pipeline.batch.archive_index import ArchiveIndex
     from pipeline.stages import compact_closed, refresh_catalog
-    from pipeline.warehouse import compaction, storage
+    from pipeline.warehouse import compaction, layout, storage
 
     start = time.perf_counter()
     refresh_catalog(settings, force=True)
@@ -321,15 +321,9 @@ def prepare(history: History, warehouse: Path, settings: Any) -> None:
     start = time.perf_counter()
     indexed = ArchiveIndex(wh).sync()
     compact_closed(settings)  # nothing left to fold: merges the index's recent band rows
-    print(f"[{history.name}] {warehouse.name}: {len(layout_months(wh))} months compacted, "
-          f"{indexed} batches indexed, index merged in {time.perf_counter() - start:.1f} s",
-          flush=True)
-
-
-def layout_months(wh: Any) -> dict[str, str]:
-    from pipeline.warehouse import layout
-
-    return layout.compacted_months(wh)
+    months = len(layout.compacted_months(wh))
+    print(f"[{history.name}] {warehouse.name}: {months} months compacted, {indexed} batches "
+          f"indexed, index merged in {time.perf_counter() - start:.1f} s", flush=True)
 
 
 def finish(history: History, warehouse: Path, settings: Any) -> None:

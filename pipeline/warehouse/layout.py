@@ -173,15 +173,8 @@ def _flip(wh: storage.Warehouse, gen: Path, durable: bool) -> None:
 
 
 def _live_links(wh: storage.Warehouse) -> dict[str, dict[str, str]]:
-    gen = live(wh)
-    out: dict[str, dict[str, str]] = {t: {} for t in storage.table_names()}
-    if gen is None:
-        return out
-    for table in out:
-        if (gen / table).is_dir():
-            out[table] = {p.name: os.readlink(p) for p in (gen / table).iterdir()
-                          if p.is_symlink()}
-    return out
+    """Every table's links in the live generation (``entries`` of each)."""
+    return {t: entries(wh, t) for t in storage.table_names()}
 
 
 def ensure(wh: storage.Warehouse, durable: bool = True) -> None:
